@@ -1,0 +1,56 @@
+"""The `hwsim` command line: argument parsing, dispatch, and turning HwsimError into text and exit codes.
+
+Each command group lives in its own module with a `register(subparsers)` function that adds its
+parsers and sets `func` on them; heavy imports (torch) happen inside the command functions so that
+`hwsim hw list` stays fast. Exit codes: 0 ok, 1 bad input, 2 bad usage. A bad input never shows a
+traceback unless HWSIM_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from hwsim import __version__
+from hwsim.errors import HwsimError
+
+# Command-group modules, in the order their commands appear in --help.
+_GROUPS = ("hwsim.cli.hw", "hwsim.cli.workload")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hwsim",
+        description=(
+            "Trace Transformer workloads from real PyTorch code and estimate their time, memory and "
+            "bottlenecks on hardware described in YAML. Quantities are written with their units, "
+            'for example "989 TFLOP/s", "3.35 TB/s" or "80 GiB".'
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"hwsim {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    import importlib
+
+    for name in _GROUPS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except HwsimError as exc:
+        if os.environ.get("HWSIM_DEBUG") == "1":
+            raise
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hwsim: interrupted", file=sys.stderr)
+        return 130
