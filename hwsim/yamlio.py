@@ -4,7 +4,8 @@ Every hwsim YAML file (hardware, workload, calibration) starts with `schema: hws
 `extends:` one parent of the same kind by file stem or path (maps merge key by key, lists and scalars
 replace), and contains no expressions or tags. `FieldReader` reads a mapping key by key, converting
 quantities through hwsim.units and collecting every problem (wrong type, missing key, unknown key with
-a "did you mean") so a file's problems are all reported at once.
+a "did you mean") so a file's problems are all reported at once. The top-level `schema` key is
+checked by read_yaml and is never reported as unknown.
 """
 
 from __future__ import annotations
@@ -220,6 +221,6 @@ class FieldReader:
         allowed = self.known
         for name in self.data:
             name = str(name)
-            if name.startswith("_") or name in allowed:
+            if name.startswith("_") or name in allowed or (name == "schema" and not self.prefix):
                 continue
             self.problems.add(self.key(name), "a known key", shown(name), did_you_mean(name, allowed))

@@ -1,0 +1,204 @@
+"""Calibration files: what measurement taught us about achieved efficiency, kept apart from datasheets.
+
+A calibration (`schema: hwsim.calibration/1`) gives, per op class and dtype, the fraction of a
+device's datasheet roof that kernels of that class reach, as a function of op size, plus a per-kernel
+launch overhead. It applies to devices of one kind (gpu, tpu, accelerator, cpu) or to one device.
+
+Efficiency = best x curve(x), where
+- best is the fraction of the roof reached by the largest, friendliest ops of the class (for a GEMM,
+  the "maximum achievable matmul FLOPS" over the peak), and
+- curve(x) in (0, 1] is the shape: how much of `best` an op of size x reaches, piecewise linear in
+  log10(x) between measured points and flat beyond them.
+The size x is the op's *ideal time*: FLOP / peak FLOP/s for compute classes (matmul, attention) and
+bytes / peak bandwidth for memory-bound classes. Measuring size in seconds at the roof, rather than in
+FLOP or bytes, is what lets a curve fitted on one device apply to another of the same kind: a GEMM
+that would take 5 us at peak under-fills an A100 and an H100 alike (Azure cuBLASLt sweeps: a 1 us
+GEMM reaches ~15-40% of peak, a 1 ms one ~80%; see hardware_configs/calibrations/default-gpu.yaml).
+
+Classes without an entry use the `default` entry (memory-bound). A dtype without an entry uses its
+class's `default` entry; a dtype entry that gives only `best` keeps the default's curve.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hwsim.errors import InputError, Problems, shown
+from hwsim.ir import OP_CLASSES
+from hwsim.resources import catalogue_dir, find_by_stem
+from hwsim.units import QuantityError, parse_quantity
+from hwsim.yamlio import FieldReader, display_path, load_with_extends
+
+__all__ = ["COMPUTE_CLASSES", "Calibration", "ClassEfficiency", "Curve", "default_calibration", "load_calibration"]
+
+SCHEMA = "hwsim.calibration/1"
+# Classes whose efficiency is a fraction of the compute roof; all others are fractions of bandwidth.
+COMPUTE_CLASSES = ("matmul", "attention")
+DEVICE_KINDS = ("gpu", "tpu", "accelerator", "cpu")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Curve:
+    """Piecewise-linear in log10(ideal seconds); flat outside the measured points."""
+
+    points: tuple[tuple[float, float], ...]  # (ideal time in s, fraction of best), sorted by time
+
+    def __call__(self, ideal_s: float) -> float:
+        pts = self.points
+        if len(pts) == 1 or ideal_s <= pts[0][0]:
+            return pts[0][1]
+        if ideal_s >= pts[-1][0]:
+            return pts[-1][1]
+        x = math.log10(ideal_s)
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+            if ideal_s <= x1:
+                lx0, lx1 = math.log10(x0), math.log10(x1)
+                return y0 + (y1 - y0) * (x - lx0) / (lx1 - lx0)
+        return pts[-1][1]
+
+    def covers(self, ideal_s: float) -> bool:
+        return self.points[0][0] <= ideal_s <= self.points[-1][0]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClassEfficiency:
+    best: float  # fraction of the roof reached by the friendliest large ops
+    curve: Curve
+
+    def __call__(self, ideal_s: float) -> float:
+        return self.best * self.curve(ideal_s)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Calibration:
+    name: str  # file stem
+    path: str
+    applies_to_kind: str  # device kind this calibration is for
+    applies_to_device: str | None  # a device stem, when fitted on or written for one device
+    launch_overhead: float  # s added to every kernel
+    efficiency: Mapping[str, Mapping[str, ClassEfficiency]]  # op class -> dtype ("default") -> entry
+    threads: int | None = None  # CPU threads the measurements used; estimates assume the same
+    fitted: bool = False  # True when produced by `hwsim calibrate` from measurements
+    sources: tuple[str, ...] = ()
+    meta: Mapping[str, str] = field(default_factory=dict)  # fitted-on facts: host, torch version, date
+
+    def entry(self, op_class: str, dtype: str) -> ClassEfficiency:
+        by_dtype = self.efficiency.get(op_class) or self.efficiency["default"]
+        return by_dtype.get(dtype) or by_dtype["default"]
+
+
+def _read_entry(reader: FieldReader, fallback: ClassEfficiency | None) -> ClassEfficiency | None:
+    best = reader.number("best", required=fallback is None, low=1e-6, high=1.0)
+    points: list[tuple[float, float]] = []
+    if reader.has("curve"):
+        raw = reader.data["curve"]
+        if not isinstance(raw, list) or not raw:
+            reader.problems.add(reader.key("curve"), 'a list of ["ideal time", fraction] pairs', shown(raw))
+        else:
+            for i, pair in enumerate(raw):
+                key = reader.key(f"curve[{i}]")
+                if not (isinstance(pair, list) and len(pair) == 2):
+                    reader.problems.add(key, 'a pair like ["5 us", 0.5]', shown(pair))
+                    continue
+                try:
+                    t = parse_quantity(pair[0], "time")
+                except QuantityError as exc:
+                    reader.problems.add(key, exc.expected, exc.got, exc.hint)
+                    continue
+                y = pair[1]
+                if isinstance(y, bool) or not isinstance(y, (int, float)) or not 0 < y <= 1 or t <= 0:
+                    reader.problems.add(key, "a positive time and a fraction in (0, 1]", shown(pair))
+                    continue
+                points.append((t, float(y)))
+    elif fallback is None:
+        points = [(1.0, 1.0)]  # no curve: the class reaches `best` at every size
+    reader.finish()
+    if best is None and fallback is None:
+        return None
+    curve = Curve(points=tuple(sorted(points))) if points else fallback.curve  # type: ignore[union-attr]
+    return ClassEfficiency(best=best if best is not None else fallback.best, curve=curve)  # type: ignore[union-attr]
+
+
+def _find_calibration(ref: str, from_path: Path) -> Path:
+    candidate = (from_path.parent / ref) if ref.endswith((".yaml", ".yml")) else None
+    if candidate is not None and candidate.exists():
+        return candidate
+    found = find_by_stem(catalogue_dir() / "calibrations", ref) or find_by_stem(from_path.parent, ref)
+    if found is None:
+        raise InputError.one(display_path(from_path), "extends", "the stem of a calibration file", shown(ref), "no such file")
+    return found
+
+
+def load_calibration(ref: str | Path) -> Calibration:
+    """Load a calibration by stem (hardware_configs/calibrations/) or by path, resolving `extends:`."""
+    path = Path(ref)
+    if not (path.suffix in (".yaml", ".yml") or path.exists()):
+        found = find_by_stem(catalogue_dir() / "calibrations", str(ref))
+        if found is None:
+            names = sorted(p.stem for p in (catalogue_dir() / "calibrations").glob("*.yaml"))
+            raise InputError.one("<command line>", "--calibration", "a calibration file or stem", shown(str(ref)),
+                                 "known: " + ", ".join(names))
+        path = found
+    data = load_with_extends(path, SCHEMA, _find_calibration)
+    problems = Problems(display_path(path))
+    top = FieldReader(data, problems)
+    top.strings("sources")
+    top.string("description", required=False)
+    applies = top.mapping("applies_to")
+    kind = applies.string("kind", choices=DEVICE_KINDS)
+    device = applies.string("device", required=False)
+    applies.finish()
+    overhead = top.quantity("launch_overhead", "time", positive=False)
+    threads = top.integer("threads", required=False)
+    fitted = top.boolean("fitted", default=False)
+    meta_reader = top.mapping("fitted_on", required=False)
+    meta = {k: str(v) for k, v in meta_reader.items()}
+    eff_reader = top.mapping("efficiency")
+    efficiency: dict[str, dict[str, ClassEfficiency]] = {}
+    for op_class, _ in list(eff_reader.items()):
+        if op_class != "default" and op_class not in OP_CLASSES:
+            problems.add(eff_reader.key(op_class), "an op class or default", shown(op_class),
+                         "op classes: " + ", ".join(OP_CLASSES))
+            continue
+        class_reader = eff_reader.mapping(op_class)
+        by_dtype: dict[str, ClassEfficiency] = {}
+        base = _read_entry(class_reader.mapping("default"), None)
+        if base is not None:
+            by_dtype["default"] = base
+            for dtype, _ in list(class_reader.items()):
+                if dtype != "default":
+                    entry = _read_entry(class_reader.mapping(dtype), base)
+                    if entry is not None:
+                        by_dtype[dtype] = entry
+        class_reader.finish()
+        efficiency[op_class] = by_dtype
+    if "default" not in efficiency and not problems.found:
+        problems.add(eff_reader.key("default"), "an efficiency entry for memory-bound classes",
+                     "nothing", "add efficiency.default.default.best")
+    top.finish()
+    problems.raise_if_any()
+    return Calibration(
+        name=path.stem,
+        path=str(path),
+        applies_to_kind=kind or "",
+        applies_to_device=device,
+        launch_overhead=overhead or 0.0,
+        efficiency=efficiency,
+        threads=threads,
+        fitted=fitted,
+        sources=tuple(data.get("sources") or ()),
+        meta=meta,
+    )
+
+
+def default_calibration(device_stem: str, device_kind: str) -> Calibration:
+    """The shipped calibration for a device: `default-<stem>` if it exists, else `default-<kind>`."""
+    folder = catalogue_dir() / "calibrations"
+    for stem in (f"default-{device_stem}", f"default-{device_kind}"):
+        if (folder / f"{stem}.yaml").exists():
+            return load_calibration(folder / f"{stem}.yaml")
+    raise InputError.one(display_path(folder), "", f'a calibration "default-{device_kind}.yaml"', "none",
+                         "pass --calibration FILE")

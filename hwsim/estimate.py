@@ -1,0 +1,206 @@
+"""The one entry point from a traced Graph and a System to an Estimate: time, memory, FLOPs, bounds.
+
+Single device for now: every op of the graph runs on one device, one after another (one stream), so
+the step time is the sum of op times (hwsim.cost.roofline). Definitions of the headline figures:
+
+- model_flop: FLOPs of the matmul and attention ops of one step that the model's math needs, not
+  counting recomputation (ops tagged attrs["recompute"]); the numerator of MFU as the Megatron
+  (Narayanan et al. 2021) and PaLM (Chowdhery et al. 2022, appendix B) papers define it.
+- hardware_flop: the same ops including recomputation; the numerator of HFU.
+- mfu / hfu: model_flop (hardware_flop) / (step time x device peak for the workload's dtype).
+- tflops_per_device: hardware_flop / step time / 1e12 (what the device actually executed).
+- tokens_per_s: tokens processed per step / step time (training and prefill: every input token;
+  decode: one new token per sequence).
+- ttft_s: a prefill step's time (the first token's latency); tpot_s: a decode step's time.
+- memory.peak_bytes: weights + gradients + optimizer states + activations kept for backward + KV
+  cache + transient peak, per device, from the graph's MemoryFacts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hwsim.cost.calibration import COMPUTE_CLASSES, Calibration, default_calibration
+from hwsim.cost.roofline import OpCost, op_cost
+from hwsim.errors import InputError
+from hwsim.hardware.spec import Device, System, device_of
+from hwsim.ir import Graph
+
+__all__ = ["ESTIMATE_SCHEMA", "Estimate", "MemoryEstimate", "estimate"]
+
+ESTIMATE_SCHEMA = "hwsim.estimate/1"
+_LAYER_INDEX = re.compile(r"(?<=\.)\d+(?=\.|$)|^\d+(?=\.|$)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryEstimate:
+    peak_bytes: float
+    capacity_bytes: float
+    breakdown: Mapping[str, float]
+
+    @property
+    def fits(self) -> bool:
+        return self.peak_bytes <= self.capacity_bytes
+
+    @property
+    def shortfall_bytes(self) -> float:
+        return max(0.0, self.peak_bytes - self.capacity_bytes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Estimate:
+    workload: str
+    mode: str
+    system: str
+    device: Device
+    calibration: Calibration
+    graph: Graph
+    op_costs: tuple[OpCost, ...]  # same order as graph.ops
+    memory: MemoryEstimate
+    model_flop: float
+    hardware_flop: float
+    time_breakdown_s: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+
+    @property
+    def step_time_s(self) -> float:
+        return sum(c.time_s for c in self.op_costs)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.graph.tokens / self.step_time_s
+
+    @property
+    def peak_flops(self) -> float:
+        return self.device.peak_flops(self.graph.dtype) or 0.0
+
+    @property
+    def mfu(self) -> float:
+        return self.model_flop / (self.step_time_s * self.peak_flops)
+
+    @property
+    def hfu(self) -> float:
+        return self.hardware_flop / (self.step_time_s * self.peak_flops)
+
+    @property
+    def tflops_per_device(self) -> float:
+        return self.hardware_flop / self.step_time_s / 1e12
+
+    @property
+    def bound(self) -> str:
+        by_bound = self.time_breakdown_s["bound"]
+        return max(by_bound, key=by_bound.get)
+
+    @property
+    def ttft_s(self) -> float | None:
+        return self.step_time_s if self.mode == "prefill" else None
+
+    @property
+    def tpot_s(self) -> float | None:
+        return self.step_time_s if self.mode == "decode" else None
+
+    @property
+    def out_of_range(self) -> tuple[int, float]:
+        """Ops whose size lies outside the calibration's measured points, and their share of the time."""
+        times = [c.time_s for c in self.op_costs if not c.in_range]
+        return len(times), sum(times) / self.step_time_s
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable `hwsim.estimate/1` document (README, "Estimate JSON")."""
+        n_out, share_out = self.out_of_range
+        return {
+            "schema": ESTIMATE_SCHEMA,
+            "workload": self.workload,
+            "mode": self.mode,
+            "system": self.system,
+            "device": self.device.name,
+            "dtype": self.graph.dtype,
+            "calibration": {
+                "name": self.calibration.name,
+                "fitted": self.calibration.fitted,
+                "ops_outside_range": n_out,
+                "time_share_outside_range": share_out,
+            },
+            "step_time_s": self.step_time_s,
+            "tokens_per_step": self.graph.tokens,
+            "tokens_per_s": self.tokens_per_s,
+            "model_flop": self.model_flop,
+            "hardware_flop": self.hardware_flop,
+            "mfu": self.mfu,
+            "hfu": self.hfu,
+            "tflops_per_device": self.tflops_per_device,
+            "ttft_s": self.ttft_s,
+            "tpot_s": self.tpot_s,
+            "params": self.graph.params,
+            "memory": {
+                "peak_bytes": self.memory.peak_bytes,
+                "capacity_bytes": self.memory.capacity_bytes,
+                "fits": self.memory.fits,
+                "shortfall_bytes": self.memory.shortfall_bytes,
+                "breakdown": dict(self.memory.breakdown),
+            },
+            "time_breakdown_s": {k: dict(v) for k, v in self.time_breakdown_s.items()},
+            "bound": self.bound,
+            "ops": len(self.graph.ops),
+            "uncosted_ops": self.graph.uncosted(),
+        }
+
+
+def module_of(scope: str) -> str:
+    """A scope with layer indices folded: "layers.3.attn.wq" -> "layers.*.attn.wq"."""
+    return _LAYER_INDEX.sub("*", scope) if scope else "(top level)"
+
+
+def check_dtypes(graph: Graph, device: Device) -> None:
+    """Refuse a workload whose compute dtype the device cannot run (e.g. fp8 on an A100)."""
+    needed = sorted({op.dtype for op in graph.ops if op.op_class in COMPUTE_CLASSES and op.flop > 0})
+    missing = [d for d in needed if not device.supports(d)]
+    if missing:
+        supported = ", ".join(d for d in ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8") if device.supports(d))
+        raise InputError.one(
+            f"workload {graph.name}", "task.dtype", f"a dtype {device.name} computes in ({supported})",
+            ", ".join(f'"{d}"' for d in missing), f"{device.name} has no {missing[0]} units in its datasheet",
+        )
+
+
+def estimate(graph: Graph, system: System, calibration: Calibration | None = None, *, system_name: str = "") -> Estimate:
+    """Estimate one step of `graph` on the device of `system` (a Device, or a Node/Cluster's device)."""
+    device = device_of(system)
+    check_dtypes(graph, device)
+    calibration = calibration or default_calibration(device.name, device.kind)
+    if calibration.applies_to_kind != device.kind:
+        raise InputError.one(
+            calibration.path, "applies_to.kind", f'a calibration for a {device.kind} (the device {device.name})',
+            f'"{calibration.applies_to_kind}"', "a calibration applies only to devices of its kind",
+        )
+    costs = tuple(op_cost(op, device, calibration) for op in graph.ops)
+    breakdown: dict[str, dict[str, float]] = {k: defaultdict(float) for k in ("phase", "op_class", "module", "bound")}
+    for op, cost in zip(graph.ops, costs, strict=True):
+        t = cost.time_s
+        breakdown["phase"][op.phase] += t
+        breakdown["op_class"][op.op_class] += t
+        breakdown["module"][module_of(op.scope)] += t
+        breakdown["bound"][cost.bound] += t
+    model_flop = sum(
+        op.flop for op in graph.ops if op.op_class in COMPUTE_CLASSES and not op.attrs.get("recompute", False)
+    )
+    hardware_flop = sum(op.flop for op in graph.ops if op.op_class in COMPUTE_CLASSES)
+    memory = MemoryEstimate(
+        peak_bytes=graph.memory.total, capacity_bytes=device.memory_capacity, breakdown=graph.memory.breakdown()
+    )
+    return Estimate(
+        workload=graph.name,
+        mode=graph.mode,
+        system=system_name or device.name,
+        device=device,
+        calibration=calibration,
+        graph=graph,
+        op_costs=costs,
+        memory=memory,
+        model_flop=model_flop,
+        hardware_flop=hardware_flop,
+        time_breakdown_s={k: dict(v) for k, v in breakdown.items()},
+    )
