@@ -1,7 +1,10 @@
 """The one entry point from a traced Graph and a System to an Estimate: time, memory, FLOPs, bounds.
 
-Single device for now: every op of the graph runs on one device, one after another (one stream), so
-the step time is the sum of op times (hwsim.cost.roofline). Definitions of the headline figures:
+Single device for now: every op of the graph runs on one device, one after another on one stream.
+Each kernel's time comes from hwsim.cost.roofline; hwsim.schedule places the kernels behind the host
+that launches them: "sync" on a CPU (each op waits for its own dispatch), "async" on accelerators
+running eagerly, "graph" when the workload says its step is captured (task.launch: graph, as
+inference engines run decode with CUDA graphs). Definitions of the headline figures:
 
 - model_flop: FLOPs of the matmul and attention ops of one step that the model's math needs, not
   counting recomputation (ops tagged attrs["recompute"]); the numerator of MFU as the Megatron
@@ -29,6 +32,7 @@ from hwsim.cost.roofline import OpCost, op_cost
 from hwsim.errors import InputError
 from hwsim.hardware.spec import Device, System, device_of
 from hwsim.ir import Graph
+from hwsim.schedule import Slot, schedule_stream
 
 __all__ = ["ESTIMATE_SCHEMA", "Estimate", "MemoryEstimate", "estimate"]
 
@@ -60,6 +64,8 @@ class Estimate:
     calibration: Calibration
     graph: Graph
     op_costs: tuple[OpCost, ...]  # same order as graph.ops
+    slots: tuple[Slot, ...]  # each op's place on the device timeline, same order
+    launch_mode: str  # "sync", "async" or "graph" (hwsim.schedule)
     memory: MemoryEstimate
     model_flop: float
     hardware_flop: float
@@ -67,7 +73,11 @@ class Estimate:
 
     @property
     def step_time_s(self) -> float:
-        return sum(c.time_s for c in self.op_costs)
+        return self.slots[-1].end_s if self.slots else 0.0
+
+    def op_time_s(self, index: int) -> float:
+        """What op `index` adds to the step: its kernel plus the wait for its launch."""
+        return self.op_costs[index].kernel_s + self.slots[index].waited_s
 
     @property
     def tokens_per_s(self) -> float:
@@ -105,7 +115,7 @@ class Estimate:
     @property
     def out_of_range(self) -> tuple[int, float]:
         """Ops whose size lies outside the calibration's measured points, and their share of the time."""
-        times = [c.time_s for c in self.op_costs if not c.in_range]
+        times = [self.op_time_s(i) for i, c in enumerate(self.op_costs) if not c.in_range]
         return len(times), sum(times) / self.step_time_s
 
     def to_json(self) -> dict[str, Any]:
@@ -124,6 +134,7 @@ class Estimate:
                 "ops_outside_range": n_out,
                 "time_share_outside_range": share_out,
             },
+            "launch_mode": self.launch_mode,
             "step_time_s": self.step_time_s,
             "tokens_per_step": self.graph.tokens,
             "tokens_per_s": self.tokens_per_s,
@@ -166,6 +177,13 @@ def check_dtypes(graph: Graph, device: Device) -> None:
         )
 
 
+def launch_mode(graph: Graph, device: Device) -> str:
+    """How kernels are launched: a CPU runs its ops itself; accelerators run eagerly or captured."""
+    if device.kind == "cpu":
+        return "sync"
+    return "graph" if graph.info.get("launch") == "graph" else "async"
+
+
 def estimate(graph: Graph, system: System, calibration: Calibration | None = None, *, system_name: str = "") -> Estimate:
     """Estimate one step of `graph` on the device of `system` (a Device, or a Node/Cluster's device)."""
     device = device_of(system)
@@ -177,13 +195,16 @@ def estimate(graph: Graph, system: System, calibration: Calibration | None = Non
             f'"{calibration.applies_to_kind}"', "a calibration applies only to devices of its kind",
         )
     costs = tuple(op_cost(op, device, calibration) for op in graph.ops)
+    mode = launch_mode(graph, device)
+    slots = schedule_stream([c.kernel_s for c in costs], calibration.launch_overhead, mode)
     breakdown: dict[str, dict[str, float]] = {k: defaultdict(float) for k in ("phase", "op_class", "module", "bound")}
-    for op, cost in zip(graph.ops, costs, strict=True):
-        t = cost.time_s
+    for op, cost, slot in zip(graph.ops, costs, slots, strict=True):
+        t = cost.kernel_s + slot.waited_s
         breakdown["phase"][op.phase] += t
         breakdown["op_class"][op.op_class] += t
         breakdown["module"][module_of(op.scope)] += t
-        breakdown["bound"][cost.bound] += t
+        breakdown["bound"][cost.bound] += cost.kernel_s
+        breakdown["bound"]["overhead"] += slot.waited_s
     model_flop = sum(
         op.flop for op in graph.ops if op.op_class in COMPUTE_CLASSES and not op.attrs.get("recompute", False)
     )
@@ -199,6 +220,8 @@ def estimate(graph: Graph, system: System, calibration: Calibration | None = Non
         calibration=calibration,
         graph=graph,
         op_costs=costs,
+        slots=slots,
+        launch_mode=mode,
         memory=memory,
         model_flop=model_flop,
         hardware_flop=hardware_flop,

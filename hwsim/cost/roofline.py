@@ -1,15 +1,13 @@
-"""Time of one op on one device: a roofline with calibrated efficiencies plus a launch overhead.
+"""Kernel time of one op on one device: a roofline with calibrated efficiencies.
 
     compute_s  = FLOP  / (peak FLOP/s for the op's dtype x compute efficiency)   (matmul, attention)
     memory_s   = bytes / (memory bandwidth x memory efficiency)
-    time       = max(compute_s, memory_s) + launch_overhead
+    kernel_s   = max(compute_s, memory_s)
 
-The overhead is added, not overlapped: on a GPU run eagerly each kernel pays a launch and a tail
-that the next kernel cannot hide when kernels are short, and on a CPU each ATen call pays its
-dispatch. (CUDA graphs and torch.compile shrink it; a calibration fitted on such runs says so with
-a smaller launch_overhead.) The op is `compute`-, `memory`- or `overhead`-bound by whichever term is
-largest. Memory-bound classes (elementwise, norm, ...) get no compute term: their FLOPs are a few per
-byte and vector units are not what limits them on any device hwsim knows.
+The op is `compute`- or `memory`-bound by the larger term. Memory-bound classes (elementwise, norm,
+...) get no compute term: their FLOPs are a few per byte and vector units are not what limits them on
+any device hwsim knows. Launch overhead is not part of the kernel: hwsim.schedule places kernels on
+the device's timeline behind the host that launches them.
 """
 
 from __future__ import annotations
@@ -27,13 +25,12 @@ __all__ = ["OpCost", "op_cost"]
 class OpCost:
     compute_s: float
     memory_s: float
-    overhead_s: float
-    bound: str  # "compute", "memory" or "overhead"
+    bound: str  # "compute" or "memory"
     in_range: bool  # the op's size lies inside the calibration's measured points
 
     @property
-    def time_s(self) -> float:
-        return max(self.compute_s, self.memory_s) + self.overhead_s
+    def kernel_s(self) -> float:
+        return max(self.compute_s, self.memory_s)
 
 
 def op_cost(op: Op, device: Device, calibration: Calibration) -> OpCost:
@@ -56,14 +53,8 @@ def op_cost(op: Op, device: Device, calibration: Calibration) -> OpCost:
     memory_s = memory_ideal / memory_entry(memory_ideal) if memory_ideal > 0 else 0.0
     if op.op_class not in COMPUTE_CLASSES:
         in_range = _covers(memory_entry, memory_ideal)
-    overhead_s = calibration.launch_overhead
-    if overhead_s >= max(compute_s, memory_s):
-        bound = "overhead"
-    elif compute_s >= memory_s:
-        bound = "compute"
-    else:
-        bound = "memory"
-    return OpCost(compute_s=compute_s, memory_s=memory_s, overhead_s=overhead_s, bound=bound, in_range=in_range)
+    bound = "compute" if compute_s >= memory_s else "memory"
+    return OpCost(compute_s=compute_s, memory_s=memory_s, bound=bound, in_range=in_range)
 
 
 def _covers(entry, ideal_s: float) -> bool:

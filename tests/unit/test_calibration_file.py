@@ -1,0 +1,69 @@
+"""Calibration files: curve arithmetic, inheritance through extends, and one-line errors for bad files."""
+
+import math
+from pathlib import Path
+
+import pytest
+
+from hwsim.cost.calibration import Curve, default_calibration, load_calibration
+from hwsim.errors import InputError
+
+
+def test_curve_is_log_linear_between_points_and_flat_outside() -> None:
+    c = Curve(points=((1e-6, 0.2), (1e-4, 0.6)))
+    assert c(1e-7) == 0.2 and c(1e-3) == 0.6
+    assert c(1e-5) == pytest.approx(0.4)  # halfway in log10
+    assert c.covers(1e-5) and not c.covers(1e-3)
+
+
+def test_device_default_inherits_from_kind_default() -> None:
+    h200 = load_calibration("default-h200_sxm")
+    gpu = load_calibration("default-gpu")
+    assert h200.entry("matmul", "fp8").best == pytest.approx(0.734)
+    assert h200.entry("matmul", "bf16").curve == gpu.entry("matmul", "bf16").curve  # curve inherited
+    assert h200.launch_overhead == gpu.launch_overhead
+    assert h200.entry("norm", "bf16").best == pytest.approx(0.835)  # memory-bound classes use default
+
+
+def test_default_calibration_prefers_the_device_file() -> None:
+    assert default_calibration("h100_sxm", "gpu").name == "default-h100_sxm"
+    assert default_calibration("no_such_gpu", "gpu").name == "default-gpu"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "cal.yaml"
+    path.write_text(text)
+    return path
+
+
+HEAD = "schema: hwsim.calibration/1\napplies_to: {kind: gpu}\nsources: [test]\nlaunch_overhead: 5 us\n"
+
+
+def test_every_problem_in_a_file_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, HEAD + "efficiency:\n  matmull: {default: {best: 0.5}}\n"
+                 "  default: {default: {best: 2, curve: [[5, 0.5]]}}\n")
+    with pytest.raises(InputError) as info:
+        load_calibration(path)
+    lines = str(info.value).splitlines()
+    assert any("efficiency.matmull: expected an op class or default, got \"matmull\"" in line for line in lines)
+    assert any("efficiency.default.default.best: expected a number between 1e-06 and 1, got 2" in line for line in lines)
+    assert any('efficiency.default.default.curve[0]: expected a time like "2 us", got 5 (a bare number has no unit)'
+               in line for line in lines)
+
+
+def test_a_calibration_without_a_default_entry_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, HEAD + "efficiency:\n  matmul: {default: {best: 0.5}}\n")
+    with pytest.raises(InputError, match=r"efficiency.default: expected an efficiency entry"):
+        load_calibration(path)
+
+
+def test_unknown_calibration_stem_names_the_known_ones() -> None:
+    with pytest.raises(InputError, match=r"--calibration: expected a calibration file or stem, got \"nope\""):
+        load_calibration("nope")
+
+
+def test_curve_values_are_finite() -> None:
+    cal = load_calibration("default-gpu")
+    entry = cal.entry("matmul", "bf16")
+    for x in (1e-9, 1e-6, 1e-3, 1.0):
+        assert 0 < entry(x) <= 1 and math.isfinite(entry(x))

@@ -1,0 +1,114 @@
+"""Single-device estimate on hand-built graphs: roofline arithmetic, bounds, memory verdict, dtype checks."""
+
+import pytest
+
+from hwsim.cost.calibration import load_calibration
+from hwsim.errors import InputError
+from hwsim.estimate import estimate, module_of
+from hwsim.hardware.spec import Device
+from hwsim.ir import Graph, MemoryFacts, Op, TensorMeta
+
+H100 = Device(
+    name="h100_test", kind="gpu", vendor="NVIDIA", description="H100-like",
+    matrix_flops={"bf16": 989e12, "fp8": 1979e12}, memory_capacity=80e9, memory_bandwidth=3.35e12,
+)
+A100 = Device(
+    name="a100_test", kind="gpu", vendor="NVIDIA", description="A100-like",
+    matrix_flops={"bf16": 312e12}, memory_capacity=80e9, memory_bandwidth=2.0e12,
+)
+CPU = Device(
+    name="cpu_test", kind="cpu", vendor="x", description="cpu", matrix_flops={"fp32": 1e11},
+    memory_capacity=1e10, memory_bandwidth=1e10,
+)
+
+
+def matmul(i: int, m: int, n: int, k: int, dtype: str = "bf16", scope: str = "layers.0.mlp") -> Op:
+    a, b, c = TensorMeta(shape=(m, k), dtype=dtype), TensorMeta(shape=(k, n), dtype=dtype), TensorMeta(shape=(m, n), dtype=dtype)
+    return Op(id=i, target="aten.mm.default", op_class="matmul", phase="fwd", scope=scope, inputs=(a, b),
+              outputs=(c,), flop=2.0 * m * n * k, bytes_read=a.nbytes + b.nbytes, bytes_written=c.nbytes, dtype=dtype)
+
+
+def add(i: int, numel: int) -> Op:
+    t = TensorMeta(shape=(numel,), dtype="bf16")
+    return Op(id=i, target="aten.add.Tensor", op_class="elementwise", phase="fwd", scope="layers.1.mlp",
+              inputs=(t, t), outputs=(t,), flop=numel, bytes_read=2 * t.nbytes, bytes_written=t.nbytes, dtype="bf16")
+
+
+def graph(*ops: Op, mode: str = "train", weights: float = 1e9, dtype: str = "bf16") -> Graph:
+    return Graph(name="hand", mode=mode, ops=ops, params=10, active_params=10, tokens=100, batch=1, dtype=dtype,
+                 memory=MemoryFacts(weights=weights))
+
+
+def test_large_gemm_on_h100_is_compute_bound_at_the_calibrated_rate() -> None:
+    g = graph(matmul(0, 8192, 8192, 8192))
+    est = estimate(g, H100)
+    cal = est.calibration
+    ideal = 2 * 8192**3 / 989e12
+    expected = ideal / cal.entry("matmul", "bf16")(ideal) + cal.launch_overhead
+    assert est.step_time_s == pytest.approx(expected)
+    assert est.bound == "compute"
+    assert est.op_costs[0].compute_s > 10 * est.op_costs[0].memory_s
+    assert est.hfu == pytest.approx(g.total() / (est.step_time_s * 989e12))
+
+
+def test_elementwise_is_memory_bound_at_calibrated_bandwidth() -> None:
+    est = estimate(graph(add(0, 100_000_000)), H100)
+    bytes_moved = 3 * 2 * 100_000_000
+    best = est.calibration.entry("elementwise", "bf16").best
+    assert est.step_time_s == pytest.approx(bytes_moved / (3.35e12 * best) + est.calibration.launch_overhead)
+    assert est.bound == "memory"
+    assert est.mfu == 0.0  # no matmul or attention: no model FLOPs
+
+
+def test_tiny_op_is_overhead_bound() -> None:
+    est = estimate(graph(add(0, 16)), H100)
+    assert est.bound == "overhead"
+
+
+def test_skinny_decode_matmul_is_memory_bound() -> None:
+    est = estimate(graph(matmul(0, 1, 8192, 8192), mode="decode"), H100)
+    assert est.op_costs[0].bound == "memory"
+    assert est.tpot_s == est.step_time_s and est.ttft_s is None
+
+
+def test_breakdowns_add_up_to_step_time() -> None:
+    est = estimate(graph(matmul(0, 4096, 4096, 4096), add(1, 10_000_000), matmul(2, 64, 64, 64, scope="layers.12.attn")), H100)
+    for key, parts in est.time_breakdown_s.items():
+        assert sum(parts.values()) == pytest.approx(est.step_time_s), key
+    assert set(est.time_breakdown_s["module"]) == {"layers.*.mlp", "layers.*.attn"}
+
+
+def test_module_of_folds_layer_indices() -> None:
+    assert module_of("layers.3.attn.wq") == "layers.*.attn.wq"
+    assert module_of("model.layers.10.mlp") == "model.layers.*.mlp"
+    assert module_of("") == "(top level)"
+
+
+def test_does_not_fit_is_an_answer_with_the_shortfall() -> None:
+    est = estimate(graph(add(0, 1000), weights=100e9), H100)
+    assert not est.memory.fits
+    assert est.memory.shortfall_bytes == pytest.approx(20e9)
+    assert est.to_json()["memory"]["fits"] is False
+
+
+def test_fp8_on_a100_is_refused_with_one_line() -> None:
+    with pytest.raises(InputError) as info:
+        estimate(graph(matmul(0, 64, 64, 64, dtype="fp8"), dtype="fp8"), A100)
+    assert str(info.value) == (
+        'workload hand: task.dtype: expected a dtype a100_test computes in (bf16), got "fp8" '
+        "(a100_test has no fp8 units in its datasheet)"
+    )
+
+
+def test_calibration_for_another_kind_is_refused() -> None:
+    with pytest.raises(InputError) as info:
+        estimate(graph(matmul(0, 64, 64, 64, dtype="fp32"), dtype="fp32"), CPU, load_calibration("default-gpu"))
+    assert "applies_to.kind: expected a calibration for a cpu (the device cpu_test), got \"gpu\"" in str(info.value)
+
+
+def test_json_has_the_documented_keys() -> None:
+    doc = estimate(graph(matmul(0, 1024, 1024, 1024)), H100).to_json()
+    for key in ("schema", "step_time_s", "tokens_per_s", "model_flop", "hardware_flop", "mfu", "hfu",
+                "tflops_per_device", "ttft_s", "tpot_s", "memory", "time_breakdown_s", "bound", "uncosted_ops"):
+        assert key in doc
+    assert doc["schema"] == "hwsim.estimate/1"
