@@ -123,7 +123,7 @@ def _unit_hint(unit: str, kind: str) -> str:
         return f'unknown unit "{unit}"; units are case-sensitive, did you mean "{near[0]}"?'
     if unit[:1] == "K" and ("k" + unit[1:]) in _TABLE[kind]:
         return f'unknown unit "{unit}"; write "k{unit[1:]}" (1000) or "Ki{unit[1:]}" (1024)'
-    base = sorted({u.lstrip("kMGTPEmunpµ").removeprefix("i") for u in _TABLE[kind]})
+    base = sorted({u.lstrip("KkMGTPEmunpµ").removeprefix("i") for u in _TABLE[kind]})
     return f'unknown unit "{unit}"; {_EXAMPLES[kind][0]} uses {", ".join(base)} with a prefix'
 
 

@@ -144,7 +144,8 @@ class FieldReader:
             self.problems.add(self.key(name), exc.expected, exc.got, exc.hint)
             return None
         if positive and result <= 0:
-            self.problems.add(self.key(name), f"a positive {describe(kind)}", shown(value), "it must be above zero")
+            what = "a positive " + describe(kind).removeprefix("a ")  # 'a positive size in bytes like "80 GiB"'
+            self.problems.add(self.key(name), what, shown(value), "it must be above zero")
             return None
         return result
 
