@@ -27,7 +27,9 @@ def _pct(x: float) -> str:
 
 
 def print_tables(tables: Sequence[Table]) -> None:
-    console = Console()
+    # Piped output gets a fixed 140 columns rather than rich's 80, so that tables are not folded.
+    probe = Console()
+    console = probe if probe.is_terminal else Console(width=140)
     for table in tables:
         console.print(table)
 
@@ -41,16 +43,18 @@ def trace_tables(summary: Mapping[str, Any]) -> list[Table]:
     head.add_row("parameters", f"{summary['params']:,}")
     head.add_row("tokens per step", f"{summary['tokens']:,}")
     head.add_row("FLOP", format_quantity(summary["flop"], "flop"))
-    head.add_row("bytes moved", format_quantity(summary["bytes"], "bytes"))
+    head.add_row("bytes read / written", f"{format_quantity(summary['bytes_read'], 'bytes')} / "
+                 f"{format_quantity(summary['bytes_written'], 'bytes')}")
     if summary.get("uncosted"):
         head.add_row("uncosted ops", ", ".join(f"{k} x{v}" for k, v in summary["uncosted"].items()))
     tables = [head]
     for key, title in (("by_phase", "phase"), ("by_op_class", "op class")):
         table = Table(title=f"By {title}")
-        for col in (title, "ops", "FLOP", "bytes"):
+        for col in (title, "ops", "FLOP", "bytes read", "bytes written"):
             table.add_column(col, justify="left" if col == title else "right")
         for name, row in summary[key].items():
-            table.add_row(name, f"{row['ops']:,}", format_quantity(row["flop"], "flop"), format_quantity(row["bytes"], "bytes"))
+            table.add_row(name, f"{row['ops']:,}", format_quantity(row["flop"], "flop"),
+                          format_quantity(row["bytes_read"], "bytes"), format_quantity(row["bytes_written"], "bytes"))
         tables.append(table)
     return tables
 
@@ -112,15 +116,15 @@ def compare_table(estimates: Sequence[Estimate]) -> Table:
     cols = ["system", "step time", "tokens/s"]
     if first.mode == "train":
         cols += ["MFU", "TFLOP/s"]
-    cols += ["bound", "memory peak / capacity", "fits", ""]
+    cols += ["bound", "memory peak / capacity", "fits", "rank"]
     for col in cols:
-        table.add_column(col, justify="left" if col in ("system", "bound", "") else "right")
+        table.add_column(col, justify="left" if col in ("system", "bound", "rank") else "right", no_wrap=True)
     for est in estimates:
         row = [est.system, _t(est.step_time_s), f"{est.tokens_per_s:,.0f}"]
         if first.mode == "train":
             row += [_pct(est.mfu), f"{est.tflops_per_device:,.0f}"]
         mark = "winner" if est is winner else ""
-        fits = "yes" if est.memory.fits else f"no (short {_b(est.memory.shortfall_bytes)})"
+        fits = "yes" if est.memory.fits else f"no, short {_b(est.memory.shortfall_bytes)}"
         row += [est.bound, f"{_b(est.memory.peak_bytes)} / {_b(est.memory.capacity_bytes)}", fits, mark]
         table.add_row(*row)
     return table

@@ -1,0 +1,390 @@
+"""Fit microbenchmark rows into a calibration (hwsim.calibration/1) and a measured device (hwsim.device/1).
+
+The two files split what was measured the way the rest of hwsim splits facts from factors:
+
+The device file holds the host's roofs, recorded as measured (`measured: true`), never as datasheet
+values:
+    peak FLOP/s per dtype  = the best GEMM rate, max over GEMM rows of 2mnk / min time;
+    memory bandwidth       = the copy bandwidth of the largest copy measured, 2 x bytes / min time
+                             (the largest is the one least helped by caches; a sysfs LLC of 300 MiB
+                             on a shared VM says little about what one core gets);
+    memory capacity        = RAM the OS reports (CPU) or the GPU's total memory.
+A CPU file `extends: cpu_host` and gives its rates under compute.vector (as that template asks); a GPU
+file gives tensor-core dtypes under compute.matrix and fp32 under compute.vector, like h200_sxm.yaml.
+Rates are written to 4 significant digits and the fit uses exactly the written values.
+
+The calibration holds the efficiencies against those roofs (see hwsim/cost/calibration.py):
+    launch_overhead = the min per-call time of the one-element add (`launch` rows);
+    for each op class and dtype, from each successful row (min times, the capability):
+        ideal    = flop / peak[dtype]         (matmul, attention)
+                   bytes / memory bandwidth   (copy, elementwise, softmax, norm)
+        achieved = ideal / (min_s - launch_overhead)   the fraction of the roof the op's own work
+                   reached; the roofline adds the overhead back (time = ideal / eff + overhead)
+        best     = min(1, max achieved)                          (matmul, attention)
+                   min(1, achieved by the largest op measured)   (memory-bound classes)
+        curve    = achieved / best (capped at 1) against ideal, sorted by ideal, points of equal
+                   ideal averaged, then made non-decreasing by pool-adjacent-violators (isotonic
+                   regression, least squares, equal weights), as in default-gpu.yaml.
+    Rows left out of the curve, and why: an op whose min time is under OVERHEAD_DOMINATED x the launch
+    overhead (the subtraction leaves mostly noise); a GEMM the roofline already calls memory-bound
+    (bytes / bandwidth > flop / peak: its rate says nothing about compute efficiency); a dtype with no
+    GEMM peak.
+    Why memory-bound classes take `best` from their largest op and not their fastest: mid-sized ops
+    that fit in a cache beat the DRAM copy roof (a 64 KiB add ran at 5x the 64 MiB copy rate on one
+    Xeon core), so the max would describe the cache, and pooling the cache points with the slower
+    DRAM-sized points into one non-decreasing curve would flatten both into a wrong middle. hwsim's
+    roofline has no cache level, so the fit describes DRAM-sized ops exactly and caps cache-resident
+    ones at the DRAM efficiency (curve 1); the curve below 1 is then the under-fill of small ops.
+    `default` (a class's fallback dtype) is fp32 on a CPU and bf16 on a GPU when measured; the
+    `default` class (memory-bound classes without their own entry) uses the elementwise fit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hwsim.calibrate.device import HostInfo
+from hwsim.calibrate.results import MICRO, read_rows
+from hwsim.errors import InputError
+from hwsim.units import format_quantity, parse_quantity
+from hwsim.yamlio import display_path
+
+__all__ = [
+    "OVERHEAD_DOMINATED",
+    "Entry",
+    "Fit",
+    "Roofs",
+    "calibration_yaml",
+    "describe_fit",
+    "device_yaml",
+    "fit_rows",
+    "isotonic",
+    "write_fit",
+]
+
+# A row whose min time is below this multiple of the launch overhead is mostly overhead: after
+# subtracting the overhead what is left is as much noise as work, so it is kept out of the curves.
+OVERHEAD_DOMINATED = 2.0
+COMPUTE_KINDS = ("gemm", "attention")
+MEMORY_CLASS_OF_KIND = {
+    "copy": "copy",
+    "add": "elementwise",
+    "softmax": "softmax",
+    "layer_norm": "norm",
+    "rms_norm": "norm",
+}
+DEFAULT_DTYPES = {"cpu": ("fp32", "bf16"), "cuda": ("bf16", "fp16", "tf32", "fp32")}
+ROOF_DIGITS = 4  # significant digits of the written roofs
+CURVE_DIGITS = 3  # significant digits of curve times and fractions, as in default-gpu.yaml
+
+
+def isotonic(values: Sequence[float], weights: Sequence[float] | None = None) -> list[float]:
+    """The non-decreasing sequence closest to `values` in weighted least squares (pool adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, weight, count]
+    for value, weight in zip(values, weights or [1.0] * len(values), strict=True):
+        blocks.append([value, weight, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            (m1, w1, c1), (m2, w2, c2) = blocks[-2], blocks[-1]
+            blocks[-2:] = [[(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, c1 + c2]]
+    return [mean for mean, _, count in blocks for _ in range(count)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Roofs:
+    """The measured roofs: peak FLOP/s per dtype, memory bandwidth, launch overhead, and what gave them."""
+
+    peaks: dict[str, float]
+    bandwidth: float
+    launch_overhead: float
+    notes: dict[str, str] = field(default_factory=dict)  # roof name -> the row it came from
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Entry:
+    """One fitted efficiency: best fraction of the roof and the curve of (ideal s, fraction of best)."""
+
+    best: float
+    points: tuple[tuple[float, float], ...]
+    rows: int  # rows the fit used
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fit:
+    roofs: Roofs
+    efficiency: dict[str, dict[str, Entry]]  # op class -> dtype -> entry
+    left_out: dict[str, int]  # reason -> rows left out of the curves
+
+
+def _sig(value: float, digits: int) -> float:
+    return float(f"{value:.{digits}g}")
+
+
+def _written(value: float, kind: str) -> tuple[str, float]:
+    text = format_quantity(value, kind, digits=ROOF_DIGITS)
+    return text, parse_quantity(text, kind)
+
+
+def _roofs(rows: list[dict[str, Any]], where: str) -> Roofs:
+    ok = [r for r in rows if r["status"] == "ok" and r["min_s"] > 0]
+    peaks: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    for r in ok:
+        if r["kind"] == "gemm" and r["flop"] / r["min_s"] > peaks.get(r["dtype"], 0.0):
+            peaks[r["dtype"]] = r["flop"] / r["min_s"]
+            notes[f"peak {r['dtype']}"] = f"gemm {r['dtype']} {r['shape']}"
+    copies = [r for r in ok if r["kind"] == "copy"]
+    if not peaks or not copies:
+        missing = " and ".join(k for k, have in (("gemm", peaks), ("copy", copies)) if not have)
+        raise InputError.one(
+            where,
+            "",
+            "at least one successful gemm and copy measurement",
+            f"no successful {missing} row",
+            "rerun hwsim calibrate; see the error column",
+        )
+    largest = max(r["bytes"] for r in copies)
+    copy = max((r for r in copies if r["bytes"] == largest), key=lambda r: r["bytes"] / r["min_s"])
+    notes["bandwidth"] = f"copy {copy['dtype']} {copy['shape']}"
+    launches = [r["min_s"] for r in ok if r["kind"] == "launch"]
+    overhead = min(launches) if launches else 0.0
+    notes["launch_overhead"] = "launch (one-element add)" if launches else "no successful launch row: 0"
+    peaks = {dt: _written(p, "flop_rate")[1] for dt, p in peaks.items()}
+    bandwidth = _written(copy["bytes"] / copy["min_s"], "byte_rate")[1]
+    return Roofs(peaks=peaks, bandwidth=bandwidth, launch_overhead=_sig(overhead, CURVE_DIGITS), notes=notes)
+
+
+def _entry(points: list[tuple[float, float]], *, memory: bool) -> Entry:
+    """Points are (ideal s, achieved fraction of the roof); for memory classes ideal grows with bytes."""
+    if memory:  # the largest op is the one in the regime the DRAM roof describes (see the module doc)
+        largest = max(ideal for ideal, _ in points)
+        best = min(1.0, max(frac for ideal, frac in points if ideal == largest))
+    else:
+        best = min(1.0, max(frac for _, frac in points))
+    by_ideal: dict[float, list[float]] = defaultdict(list)
+    for ideal, frac in points:
+        by_ideal[ideal].append(min(1.0, frac / best))
+    xs = sorted(by_ideal)
+    ys = isotonic([sum(by_ideal[x]) / len(by_ideal[x]) for x in xs], [float(len(by_ideal[x])) for x in xs])
+    curve: dict[str, tuple[float, float]] = {}  # written time -> point; equal written times keep the last
+    for x, y in zip(xs, ys, strict=True):
+        text, t = _written_time(x)
+        curve[text] = (t, max(_sig(y, CURVE_DIGITS), 10.0**-CURVE_DIGITS))
+    return Entry(best=max(_sig(best, CURVE_DIGITS), 1e-6), points=tuple(curve.values()), rows=len(points))
+
+
+def _written_time(seconds: float) -> tuple[str, float]:
+    text = format_quantity(seconds, "time", digits=CURVE_DIGITS)
+    return text, parse_quantity(text, "time")
+
+
+def fit_rows(rows: Iterable[dict[str, Any]], *, where: str = "<measurements>") -> Fit:
+    """The roofs and efficiency entries the microbenchmark `rows` (hwsim.calibrate.results.MICRO) give."""
+    rows = list(rows)
+    roofs = _roofs(rows, where)
+    overhead = roofs.launch_overhead
+    points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    left_out: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r["status"] != "ok" or r["kind"] == "launch":
+            continue
+        if r["kind"] in COMPUTE_KINDS:
+            peak = roofs.peaks.get(r["dtype"])
+            if peak is None:
+                left_out[f"no gemm peak for {r['dtype']}"] += 1
+                continue
+            ideal = r["flop"] / peak
+            op_class = "matmul" if r["kind"] == "gemm" else "attention"
+            if r["min_s"] < OVERHEAD_DOMINATED * overhead:
+                left_out["overhead-dominated"] += 1
+                continue
+            if r["kind"] == "gemm" and r["bytes"] / roofs.bandwidth > ideal:
+                left_out["gemm memory-bound by the roofline"] += 1
+                continue
+        elif r["kind"] in MEMORY_CLASS_OF_KIND:
+            ideal = r["bytes"] / roofs.bandwidth
+            op_class = MEMORY_CLASS_OF_KIND[r["kind"]]
+        else:
+            left_out[f"unknown kind {r['kind']}"] += 1
+            continue
+        if ideal <= 0 or r["min_s"] < OVERHEAD_DOMINATED * overhead:
+            left_out["overhead-dominated"] += 1
+            continue
+        points[(op_class, r["dtype"])].append((ideal, ideal / (r["min_s"] - overhead)))
+    efficiency: dict[str, dict[str, Entry]] = defaultdict(dict)
+    for (op_class, dtype), pts in sorted(points.items()):
+        efficiency[op_class][dtype] = _entry(pts, memory=op_class not in ("matmul", "attention"))
+    return Fit(roofs=roofs, efficiency=dict(efficiency), left_out=dict(left_out))
+
+
+def _q(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a valid double-quoted YAML scalar
+
+
+def _entry_lines(entry: Entry, indent: str, note: str) -> list[str]:
+    lines = [f"{indent}# {note}; {entry.rows} rows", f"{indent}best: {entry.best:g}", f"{indent}curve:"]
+    lines += [
+        f"{indent}  - [{format_quantity(t, 'time', digits=CURVE_DIGITS)}, {y:g}]" for t, y in entry.points
+    ]
+    return lines
+
+
+def _default_dtype(by_dtype: dict[str, Entry], device: str) -> str:
+    for dtype in DEFAULT_DTYPES.get(device, ()):
+        if dtype in by_dtype:
+            return dtype
+    return sorted(by_dtype)[0]
+
+
+def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str, measurements: str) -> str:
+    """The calibration file text; hwsim.cost.calibration.load_calibration reads it back."""
+    kind = "gpu" if host.device == "cuda" else "cpu"
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    where = host.gpu_name if host.device == "cuda" else f"{host.cpu_model}, {host.threads} thread(s)"
+    lines = [
+        "schema: hwsim.calibration/1",
+        "description: "
+        + _q(f"Fitted by hwsim calibrate on {where}, against the measured roofs of {device_stem}."),
+        f"applies_to: {{kind: {kind}, device: {device_stem}}}",
+        "fitted: true",
+    ]
+    if host.device == "cpu":
+        lines.append(f"threads: {host.threads}")
+    facts = {
+        "host": host.cpu_model,
+        "device": host.device,
+        "threads": str(host.threads),
+        "torch": host.torch_version,
+        "measured_at": host.measured_at,
+        "fitted_at": now,
+        "command": command,
+        "measurements": measurements,
+    }
+    if host.device == "cuda":
+        facts |= {"gpu": host.gpu_name, "driver": host.driver or "unknown", "cuda": host.cuda_version}
+    lines.append("fitted_on:")
+    lines += [f"  {k}: {_q(v)}" for k, v in facts.items()]
+    lines.append(f"# {fit.roofs.notes['launch_overhead']}: the min per-call time")
+    lines.append(
+        f"launch_overhead: {format_quantity(fit.roofs.launch_overhead, 'time', digits=CURVE_DIGITS)}"
+    )
+    if fit.left_out:
+        lines.append(
+            "# rows left out of the curves: " + ", ".join(f"{k} {v}" for k, v in sorted(fit.left_out.items()))
+        )
+    lines.append("efficiency:")
+    classes = dict(fit.efficiency)
+    fallback = next((c for c in ("elementwise", "copy", "softmax", "norm") if c in classes), None)
+    if fallback is None:
+        raise InputError.one(
+            measurements,
+            "",
+            "a successful memory-bound measurement to fit",
+            "none",
+            "rerun hwsim calibrate; see the error column",
+        )
+    for op_class in [*sorted(classes), "default"]:
+        by_dtype = classes[fallback if op_class == "default" else op_class]
+        roof = "peak FLOP/s of its dtype" if op_class in ("matmul", "attention") else "memory bandwidth"
+        lines.append(f"  {op_class}:" + (f"  # as {fallback}" if op_class == "default" else ""))
+        first = _default_dtype(by_dtype, host.device)
+        for dtype in [first, *sorted(d for d in by_dtype if d != first)]:
+            lines.append(f"    {'default' if dtype == first else dtype}:")
+            lines += _entry_lines(by_dtype[dtype], "      ", f"{dtype}, fraction of the {roof}")
+    lines.append("sources:")
+    lines.append(
+        "  - " + _q(f"measured on this host by `{command}` ({host.measured_at}); rows in {measurements}")
+    )
+    return "\n".join(lines) + "\n"
+
+
+def device_yaml(fit: Fit, host: HostInfo, *, command: str, measurements: str) -> str:
+    """The measured device file text (schema hwsim.device/1, `measured: true`)."""
+    roofs = fit.roofs
+    cpu = host.device == "cpu"
+    rate = {dt: _written(p, "flop_rate")[0] for dt, p in sorted(roofs.peaks.items())}
+    vector = rate if cpu else {dt: r for dt, r in rate.items() if dt == "fp32"}
+    matrix = {} if cpu else {dt: r for dt, r in rate.items() if dt != "fp32"}
+    capacity = host.memory_bytes if cpu else host.gpu_memory_bytes
+    where = f"{host.cpu_model}, {host.threads} thread(s)" if cpu else host.gpu_name
+    lines = ["schema: hwsim.device/1"]
+    if cpu:
+        lines.append("extends: cpu_host")
+    lines += [f"description: {_q(f'{where} (measured)')}", f"kind: {'cpu' if cpu else 'gpu'}"]
+    vendor = host.cpu_vendor if cpu else (host.gpu_name.split() or ["unknown"])[0]
+    lines += [f"vendor: {_q(vendor or 'unknown')}", "measured: true", "compute:"]
+    peak_note = ", ".join(f"{dt}: {roofs.notes[f'peak {dt}']}" for dt in sorted(roofs.peaks))
+    lines.append(f"  # best GEMM rate per dtype (2mnk / min time): {peak_note}")
+    for name, rates in (("matrix", matrix), ("vector", vector)):
+        if rates:
+            lines.append(f"  {name}: {{" + ", ".join(f"{dt}: {r}" for dt, r in rates.items()) + "}")
+    cap_source = "MemTotal of /proc/meminfo" if cpu else "torch.cuda.get_device_properties(0).total_memory"
+    lines.append(
+        f"memory:  # capacity: {cap_source}; bandwidth: {roofs.notes['bandwidth']} (2 x bytes / min time)"
+    )
+    lines.append(f"  capacity: {format_quantity(float(capacity), 'bytes', binary=True, digits=ROOF_DIGITS)}")
+    lines.append(f"  bandwidth: {_written(roofs.bandwidth, 'byte_rate')[0]}")
+    if not cpu and host.gpu_l2_bytes:
+        lines.append(
+            f"sram: {format_quantity(float(host.gpu_l2_bytes), 'bytes', binary=True)}  # L2, from torch"
+        )
+    day = host.measured_at[:10]
+    facts = f"torch {host.torch_version}" + (
+        f", {host.threads} thread(s)" if cpu else f", driver {host.driver or 'unknown'}"
+    )
+    lines += ["sources:", "  - " + _q(f"measured by `{command}` on {day} ({facts}); rows in {measurements}")]
+    return "\n".join(lines) + "\n"
+
+
+def _write_text(path: Path, text: str) -> None:
+    if path.is_dir():
+        raise InputError.one(display_path(path), "", "a file path for the output", "a directory")
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InputError.one(
+            display_path(path), "", "a writable file path", exc.strerror or type(exc).__name__
+        ) from None
+
+
+def write_fit(
+    folder: Path, host: HostInfo, *, calibration_path: Path, device_path: Path, command: str
+) -> Fit:
+    """Fit the rows of folder/micro.csv and write the calibration and device files (atomically)."""
+    csv_path = folder / "micro.csv"
+    fit = fit_rows(read_rows(csv_path, MICRO), where=display_path(csv_path))
+    measurements = display_path(folder)
+    _write_text(device_path, device_yaml(fit, host, command=command, measurements=measurements))
+    _write_text(
+        calibration_path,
+        calibration_yaml(fit, host, device_stem=device_path.stem, command=command, measurements=measurements),
+    )
+    return fit
+
+
+def describe_fit(fit: Fit) -> list[str]:
+    """Short lines for the terminal: the roofs and each class's best."""
+    roofs = fit.roofs
+    lines = [
+        "peak "
+        + ", ".join(f"{dt} {format_quantity(p, 'flop_rate')}" for dt, p in sorted(roofs.peaks.items())),
+        f"memory bandwidth {format_quantity(roofs.bandwidth, 'byte_rate')}, "
+        f"launch overhead {format_quantity(roofs.launch_overhead, 'time')}",
+    ]
+    for op_class, by_dtype in sorted(fit.efficiency.items()):
+        lines.append(
+            f"{op_class}: "
+            + ", ".join(
+                f"{dt} best {e.best:g} ({len(e.points)} points)" for dt, e in sorted(by_dtype.items())
+            )
+        )
+    return lines

@@ -1,0 +1,383 @@
+"""Microbenchmarks on the CPU or a CUDA GPU: GEMM, memory-bound ops, causal attention and dispatch overhead.
+
+Each benchmark is a kernel kind (`KERNELS`), a dtype and a shape. It is timed the way the roofline
+needs it: the achieved rate of one op in isolation, as eager PyTorch runs it.
+
+Timing (see ../shared/notes/tracing-facts.md for why): torch threads are pinned (1 by default; with
+2 threads on a busy machine OpenMP spin-waiting made a step 28x slower); `warmup` calls first (lazy
+initialisation, allocator, caches); then `calls` back-to-back calls per repetition, chosen so one
+repetition lasts at least `target_s` (a 1 us op is then not lost in timer granularity), and `reps`
+>= 10 repetitions. The minimum per-call time is the capability the fit uses (other jobs on a shared
+machine only ever slow a run down); the median is kept beside it to show the noise. On CUDA the
+repetition is timed with CUDA events and a synchronisation, so the figure is GPU time for queued
+kernels, including the launch gaps eager execution leaves between them.
+
+FLOP and bytes per call (e = bytes per element; a multiply-add is 2 FLOP; bytes are what must move
+to and from memory when nothing is on chip, as in hwsim.ir):
+    gemm       (m, n, k)     C = A @ B, A m x k, B k x n    flop 2mnk             bytes (mk + kn + mn) e
+    attention  (b, h, s, d)  fused causal SDPA forward      flop 2bhd s(s+1)      bytes 4bhsd e
+               QK^T and PV are 2 FLOP per (query, key, channel) each, 4bhd per (query, key) pair; a
+               causal mask keeps the s(s+1)/2 pairs with key <= query (the s^2/2 triangle plus the
+               diagonal): 4bhd s(s+1)/2 = 4bhs^2d/2 + 2bhsd. Bytes: q, k, v read, o written; the
+               scores never reach memory. (The tracer, hwsim.trace.rules, counts the same FLOPs:
+               2 B H pairs (d_qk + d_v) with pairs = s(s+1)/2.)
+    copy       (r, c)        dst.copy_(src)                 flop 0                bytes 2rc e
+    add        (r, c)        c = a + b                      flop rc               bytes 3rc e
+    softmax    (r, c)        softmax over the last dim      flop 5rc              bytes 2rc e
+               (max, subtract, exp, sum, divide per element)
+    layer_norm (r, c)        F.layer_norm with weight, bias flop 7rc              bytes (2rc + 2c) e
+               (mean, centre, square, variance sum, normalise 1 each, scale and shift 2 per element)
+    rms_norm   (r, c)        F.rms_norm with weight         flop 4rc              bytes (2rc + c) e
+               (square 1, sum 1, scale by 1/rms 1, by weight 1 per element). On the CPU, torch 2.13
+               runs F.rms_norm as six ATen ops (pow, mean, add, rsqrt, mul, mul), as the zoo's
+               hwsim::rms_norm does when it runs for real; the row times them as one norm op.
+    launch     (1,)          a one-element add: the per-op dispatch (CPU) or launch (CUDA) cost
+The memory-bound FLOP counts follow hwsim.trace.rules and are for the record only; the fit uses bytes
+for those classes. Small per-row outputs (the fp32 logsumexp of attention, layer norm's mean and
+1/std: 1/d and 1/c of the bytes) are not counted.
+
+A benchmark that raises (out of memory, an unsupported dtype, a missing kernel) is written as a
+`failed` row with the error text and the sweep goes on. Rows are flushed as measured; a rerun on the
+same file measures only what is missing (hwsim.calibrate.results).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hwsim.calibrate.results import MICRO, RowWriter, read_rows
+
+__all__ = ["KERNELS", "Bench", "Kernel", "SweepResult", "default_sweep", "run_sweep", "time_calls"]
+
+# Element sizes of the dtypes benchmarked (tf32 is fp32 storage with TF32 tensor-core maths on CUDA).
+ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}
+MIN_REPS = 10  # the tracing-facts rule: at least 10 repetitions, min as capability, median beside it
+MAX_CALLS = 10_000  # cap on calls per repetition (a launch-sized op reaches the target well before it)
+ERROR_CHARS = 300  # keep failure text short enough for a CSV cell
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    return {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bench:
+    """One measurement to take: a kernel kind, a dtype name (fp32, tf32, bf16, fp16) and a shape."""
+
+    kind: str
+    dtype: str
+    shape: tuple[int, ...]
+
+    @property
+    def shape_text(self) -> str:
+        return "x".join(str(s) for s in self.shape)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.dtype, self.shape_text)
+
+
+Counts = Callable[[tuple[int, ...], int], tuple[float, float]]
+Build = Callable[[tuple[int, ...], Any, str], Callable[[], Any]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Kernel:
+    """How to benchmark one kind: its hwsim.ir op class, its (flop, bytes) formula and a builder.
+
+    `build(shape, torch_dtype, device)` allocates the inputs and returns the zero-argument call to time.
+    """
+
+    op_class: str
+    counts: Counts
+    build: Build
+
+
+def _rand(shape: tuple[int, ...], dtype: Any, device: str):
+    import torch
+
+    return torch.randn(shape, dtype=dtype, device=device)
+
+
+def _gemm(shape, dtype, device):
+    import torch
+
+    m, n, k = shape
+    a, b, c = _rand((m, k), dtype, device), _rand((k, n), dtype, device), _rand((m, n), dtype, device)
+    return lambda: torch.mm(a, b, out=c)
+
+
+def _attention(shape, dtype, device):
+    import torch
+
+    q, k, v = (_rand(shape, dtype, device) for _ in range(3))
+    # The fused kernels themselves, as the tracer records them: no math-path fallback can hide here.
+    op = (
+        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+        if device == "cpu"
+        else torch.ops.aten._scaled_dot_product_flash_attention
+    )
+    return lambda: op(q, k, v, 0.0, True)
+
+
+def _copy(shape, dtype, device):
+    src, dst = _rand(shape, dtype, device), _rand(shape, dtype, device)
+    return lambda: dst.copy_(src)
+
+
+def _add(shape, dtype, device):
+    import torch
+
+    a, b, c = (_rand(shape, dtype, device) for _ in range(3))
+    return lambda: torch.add(a, b, out=c)
+
+
+def _softmax(shape, dtype, device):
+    import torch
+
+    x = _rand(shape, dtype, device)
+    return lambda: torch.softmax(x, dim=-1)
+
+
+def _layer_norm(shape, dtype, device):
+    import torch.nn.functional as F
+
+    x, w, b = _rand(shape, dtype, device), _rand(shape[-1:], dtype, device), _rand(shape[-1:], dtype, device)
+    return lambda: F.layer_norm(x, shape[-1:], w, b)
+
+
+def _rms_norm(shape, dtype, device):
+    import torch.nn.functional as F
+
+    x, w = _rand(shape, dtype, device), _rand(shape[-1:], dtype, device)
+    return lambda: F.rms_norm(x, shape[-1:], w)
+
+
+def _n(shape: tuple[int, ...]) -> int:
+    out = 1
+    for s in shape:
+        out *= s
+    return out
+
+
+def _gemm_counts(s: tuple[int, ...], e: int) -> tuple[float, float]:
+    m, n, k = s
+    return 2.0 * m * n * k, float((m * k + k * n + m * n) * e)
+
+
+def _attention_counts(s: tuple[int, ...], e: int) -> tuple[float, float]:
+    b, h, q, d = s
+    return 2.0 * b * h * d * q * (q + 1), 4.0 * b * h * q * d * e
+
+
+KERNELS: dict[str, Kernel] = {
+    "gemm": Kernel(op_class="matmul", build=_gemm, counts=_gemm_counts),
+    "attention": Kernel(op_class="attention", build=_attention, counts=_attention_counts),
+    "copy": Kernel(op_class="copy", build=_copy, counts=lambda s, e: (0.0, 2.0 * _n(s) * e)),
+    "add": Kernel(op_class="elementwise", build=_add, counts=lambda s, e: (float(_n(s)), 3.0 * _n(s) * e)),
+    "softmax": Kernel(op_class="softmax", build=_softmax, counts=lambda s, e: (5.0 * _n(s), 2.0 * _n(s) * e)),
+    "layer_norm": Kernel(op_class="norm", build=_layer_norm,
+                         counts=lambda s, e: (7.0 * _n(s), float((2 * _n(s) + 2 * s[-1]) * e))),
+    "rms_norm": Kernel(op_class="norm", build=_rms_norm,
+                       counts=lambda s, e: (4.0 * _n(s), float((2 * _n(s) + s[-1]) * e))),
+    "launch": Kernel(op_class="elementwise", build=_add, counts=lambda s, e: (float(_n(s)), 3.0 * _n(s) * e)),
+}  # fmt: skip
+MEMORY_KINDS = ("copy", "add", "softmax", "layer_norm", "rms_norm")
+
+
+def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
+    """The benchmarks `hwsim calibrate` runs: sizes from launch-bound to roof-bound on each device.
+
+    CPU sizes reach a 4096^3 GEMM and 256 MiB fp32 tensors (past any cache a shared host gives one
+    core); CUDA sizes reach 16384^3 and 4 GiB, well beyond an H200's 50 MiB L2. `quick` is a small sweep
+    for tests and CI (a few seconds on one CPU core).
+    """
+    if device == "cpu":
+        if quick:
+            gemm = {"fp32": [(n, n, n) for n in (64, 128, 256)], "bf16": [(n, n, n) for n in (64, 128)]}
+            mem_dtypes, rows, cols = ("fp32",), (1, 16, 256), 1024
+            attn = {"fp32": [(1, 2, s, 64) for s in (64, 128)]}
+        else:
+            squares = [(n, n, n) for n in (32, 64, 128, 256, 512, 1024, 2048, 4096)]
+            llm = [
+                (128, 4096, 4096),
+                (2048, 1024, 4096),
+                (4096, 4096, 128),
+            ]  # linear layers, small/large batch
+            gemm = {"fp32": squares + llm, "bf16": squares + llm}
+            mem_dtypes, rows, cols = ("fp32", "bf16"), (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536), 1024
+            attn = {
+                dt: [(1, 4, s, 128) for s in (128, 256, 512, 1024, 2048, 4096)] for dt in ("fp32", "bf16")
+            }
+    else:
+        if quick:
+            gemm = {dt: [(n, n, n) for n in (256, 1024, 4096)] for dt in ("bf16", "fp32")}
+            mem_dtypes, rows, cols = ("bf16",), (1, 64, 4096), 4096
+            attn = {"bf16": [(1, 8, s, 128) for s in (512, 2048)]}
+        else:
+            squares = [(n, n, n) for n in (256, 512, 1024, 2048, 4096, 8192, 16384)]
+            llm = [(16, 8192, 8192), (128, 8192, 8192), (8192, 8192, 1024), (8192, 28672, 8192)]
+            gemm = {dt: squares + llm for dt in ("bf16", "fp16", "tf32", "fp32")}
+            mem_dtypes, rows, cols = ("bf16", "fp32"), tuple(4**i for i in range(10)), 4096
+            attn = {
+                dt: [(4, 32, s, 128) for s in (256, 512, 1024, 2048, 4096, 8192, 16384)]
+                for dt in ("bf16", "fp16")
+            }
+    benches = [Bench(kind="launch", dtype="fp32", shape=(1,))]
+    benches += [Bench(kind="gemm", dtype=dt, shape=s) for dt, shapes in gemm.items() for s in shapes]
+    benches += [
+        Bench(kind=kind, dtype=dt, shape=(r, cols))
+        for kind in MEMORY_KINDS
+        for dt in mem_dtypes
+        for r in rows
+    ]
+    if quick:  # one copy past the small sizes, so that even a quick fit has a less cache-bound bandwidth roof
+        benches.append(
+            Bench(kind="copy", dtype=mem_dtypes[0], shape=(16384, 1024) if device == "cpu" else (65536, cols))
+        )
+    benches += [Bench(kind="attention", dtype=dt, shape=s) for dt, shapes in attn.items() for s in shapes]
+    return benches
+
+
+def time_calls(
+    fn: Callable[[], Any],
+    *,
+    device: str = "cpu",
+    reps: int = MIN_REPS,
+    warmup: int = 2,
+    target_s: float = 1e-3,
+) -> tuple[float, float, int]:
+    """(min, median) seconds per call of `fn` over `reps` repetitions, and the calls per repetition."""
+    import torch
+
+    if device == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+
+        def once(calls: int) -> float:
+            torch.cuda.synchronize()
+            start.record()
+            for _ in range(calls):
+                fn()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) * 1e-3  # elapsed_time is in milliseconds
+    else:
+
+        def once(calls: int) -> float:
+            t0 = time.perf_counter_ns()
+            for _ in range(calls):
+                fn()
+            return (time.perf_counter_ns() - t0) * 1e-9
+
+    for _ in range(warmup):
+        fn()
+    probe = max(once(1), 1e-9)
+    calls = max(1, min(MAX_CALLS, int(target_s / probe) + 1)) if probe < target_s else 1
+    times = [once(calls) / calls for _ in range(max(reps, MIN_REPS))]
+    return min(times), statistics.median(times), calls
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepResult:
+    """What one run did: rows measured now, rows found already measured (resume), rows that failed now."""
+
+    measured: int
+    skipped: int
+    failed: int
+    rows: list[dict[str, Any]] = field(default_factory=list)  # every row of the file after the run
+
+
+def _error_text(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}".strip().rstrip(":")
+    return text[:ERROR_CHARS]
+
+
+def _measure(
+    bench: Bench, kernel: Kernel, *, device: str, reps: int, warmup: int, target_s: float
+) -> dict[str, Any]:
+    import torch
+
+    row: dict[str, Any] = {"kind": bench.kind, "op_class": kernel.op_class, "dtype": bench.dtype,
+                           "shape": bench.shape_text, "flop": float("nan"), "bytes": float("nan"),
+                           "min_s": float("nan"), "median_s": float("nan"), "reps": reps, "calls": 0,
+                           "status": "failed", "error": ""}  # fmt: skip
+    fn = None
+    tf32 = torch.backends.cuda.matmul.allow_tf32  # "tf32" rows switch TF32 on for their GEMM only
+    try:
+        row["flop"], row["bytes"] = kernel.counts(bench.shape, ELEMENT_BYTES.get(bench.dtype, 0))
+        if device == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = bench.dtype == "tf32"
+        fn = kernel.build(bench.shape, _torch_dtype(bench.dtype), device)
+        with torch.no_grad():
+            row["min_s"], row["median_s"], row["calls"] = time_calls(
+                fn, device=device, reps=reps, warmup=warmup, target_s=target_s
+            )
+        row["status"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure of one op is recorded and the sweep goes on
+        row["error"] = _error_text(exc)
+    finally:
+        del fn
+        if device == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+            if row["status"] != "ok":
+                torch.cuda.empty_cache()
+    return row
+
+
+def run_sweep(
+    benches: Iterable[Bench],
+    csv_path: Path,
+    *,
+    device: str = "cpu",
+    threads: int = 1,
+    reps: int = MIN_REPS,
+    warmup: int = 2,
+    target_s: float = 1e-3,
+    kernels: dict[str, Kernel] | None = None,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepResult:
+    """Measure every bench not already in `csv_path`, appending one flushed row each; resume-safe.
+
+    Torch's intra-op threads are pinned to `threads` for the run and restored afterwards. A
+    KeyboardInterrupt stops the sweep with every finished row on disk.
+    """
+    import torch
+
+    kernels = KERNELS if kernels is None else kernels
+    if reps < MIN_REPS:
+        raise ValueError(f"reps must be >= {MIN_REPS}, got {reps}")
+    existing = read_rows(csv_path, MICRO)  # validates the file (and drops a torn last line) first
+    done = {MICRO.row_key(r) for r in existing}
+    benches = list(benches)
+    todo = [b for b in benches if b.key not in done]
+    skipped = len(benches) - len(todo)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    measured = failed = 0
+    try:
+        with RowWriter(csv_path, MICRO) as writer:
+            seen: set[tuple[str, str, str]] = set()
+            for bench in todo:
+                if bench.key in seen:
+                    continue
+                seen.add(bench.key)
+                kernel = kernels.get(bench.kind)
+                if kernel is None:
+                    raise ValueError(f"unknown benchmark kind {bench.kind!r}; known: {', '.join(kernels)}")
+                row = _measure(bench, kernel, device=device, reps=reps, warmup=warmup, target_s=target_s)
+                writer.append(row)
+                measured += 1
+                failed += row["status"] != "ok"
+                if progress is not None:
+                    progress(row)
+    finally:
+        torch.set_num_threads(before)
+    return SweepResult(measured=measured, skipped=skipped, failed=failed, rows=read_rows(csv_path, MICRO))

@@ -1,0 +1,147 @@
+"""hwsim.calibrate.fit: isotonic curves, roofs from hand-made rows, and files the loaders read back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hwsim.calibrate.device import HostInfo
+from hwsim.calibrate.fit import fit_rows, isotonic, write_fit
+from hwsim.calibrate.results import MICRO, RowWriter
+from hwsim.cost.calibration import load_calibration
+from hwsim.errors import InputError
+from hwsim.hardware.loader import load_system
+
+CPU_HOST = HostInfo(device="cpu", cpu_model="Test CPU 9000", cpu_vendor="Intel", cpu_count=2, threads=1,
+                    memory_bytes=16 * 2**30, llc_bytes=0, torch_version="2.13.0+cpu", python_version="3.11",
+                    platform="Linux",
+                    measured_at="2026-01-02T03:04:05+00:00")  # fmt: skip
+GPU_HOST = HostInfo(device="cuda", cpu_model="Test CPU 9000", cpu_vendor="AMD", cpu_count=16, threads=1,
+                    memory_bytes=128 * 2**30, llc_bytes=0, torch_version="2.13.0+cu128",
+                    python_version="3.11",
+                    platform="Linux", gpu_name="NVIDIA H200", gpu_count=1, gpu_memory_bytes=141 * 10**9,
+                    gpu_l2_bytes=50 * 2**20, driver="570.1", cuda_version="12.8",
+                    measured_at="2026-01-02T03:04:05+00:00")  # fmt: skip
+
+
+def row(
+    kind: str,
+    op_class: str,
+    shape: str,
+    flop: float,
+    nbytes: float,
+    min_s: float,
+    dtype: str = "fp32",
+    status: str = "ok",
+) -> dict:
+    return dict(kind=kind, op_class=op_class, dtype=dtype, shape=shape, flop=flop, bytes=nbytes, min_s=min_s,
+                median_s=min_s * 1.1, reps=10, calls=1, status=status, error="")  # fmt: skip
+
+
+US = 1e-6
+# Launch overhead 1 us; peak 100 GFLOP/s (fp32); copy bandwidth 10 GB/s.
+ROWS = [
+    row("launch", "elementwise", "1", 1.0, 12.0, 1 * US),
+    row("gemm", "matmul", "1000x1000x1000", 2e9, 12e6, 0.02),
+    row("gemm", "matmul", "100x100x100", 2e6, 1.2e5, 41 * US),  # ideal 20 us, net 40 us: 0.5
+    row("gemm", "matmul", "10x10x10", 2e3, 1.2e3, 1.5 * US),  # under 2x the overhead: left out
+    row("gemm", "matmul", "1x4096x4096", 3.4e7, 6.7e7, 1e-2),  # memory-bound by the roofline: left out
+    row("copy", "copy", "1000x125000", 0.0, 1e9, 0.1),
+    row("copy", "copy", "1x1250", 0.0, 1e4, 3 * US),  # ideal 1 us, net 2 us: 0.5
+    # add: achieved 0.3, 0.9 (a cache), 0.6, 0.75 (the largest) -> best 0.75, y 0.4, 1, 0.8, 1
+    row("add", "elementwise", "a", 1.0, 1e6, 1 * US + 100 * US / 0.3),
+    row("add", "elementwise", "b", 1.0, 1e7, 1 * US + 1e-3 / 0.9),
+    row("add", "elementwise", "c", 1.0, 1e8, 1 * US + 1e-2 / 0.6),
+    row("add", "elementwise", "d", 1.0, 3e8, 1 * US + 3e-2 / 0.75),
+    row("attention", "attention", "1x1x512x64", 2e8, 1e6, 1 * US + 2e-3 / 0.25),  # ideal 2 ms: 0.25
+    row("softmax", "softmax", "x", 5.0, 1e8, 1.0, status="failed"),
+]
+
+
+def test_isotonic_pools_adjacent_violators() -> None:
+    assert isotonic([1.0, 2.0, 3.0]) == [1.0, 2.0, 3.0]
+    assert isotonic([0.4, 1.0, 0.8, 1.0]) == pytest.approx([0.4, 0.9, 0.9, 1.0])
+    assert isotonic([3.0, 1.0, 2.0]) == pytest.approx([2.0, 2.0, 2.0])
+    assert isotonic([1.0, 0.0], [3.0, 1.0]) == pytest.approx([0.75, 0.75])
+
+
+def test_fit_roofs_and_entries() -> None:
+    fit = fit_rows(ROWS)
+    assert fit.roofs.peaks == {"fp32": 1e11}
+    assert fit.roofs.bandwidth == 1e10
+    assert fit.roofs.launch_overhead == 1e-6
+    assert fit.left_out == {"overhead-dominated": 1, "gemm memory-bound by the roofline": 1}
+    matmul = fit.efficiency["matmul"]["fp32"]
+    assert matmul.best == 1.0
+    assert [x for x, _ in matmul.points] == pytest.approx([20e-6, 0.02])
+    assert [y for _, y in matmul.points] == pytest.approx([0.5, 1.0])
+    add = fit.efficiency["elementwise"]["fp32"]
+    assert add.best == 0.75  # the largest add, not the cache-helped one
+    assert [y for _, y in add.points] == pytest.approx([0.4, 0.9, 0.9, 1.0])
+    assert fit.efficiency["attention"]["fp32"].best == 0.25
+    assert "softmax" not in fit.efficiency  # failed rows are not fitted
+
+
+def test_curves_are_sorted_and_non_decreasing() -> None:
+    for by_dtype in fit_rows(ROWS).efficiency.values():
+        for entry in by_dtype.values():
+            xs = [x for x, _ in entry.points]
+            ys = [y for _, y in entry.points]
+            assert xs == sorted(xs) and len(set(xs)) == len(xs)
+            assert ys == sorted(ys) and all(0 < y <= 1 for y in ys)
+
+
+def _write(tmp_path: Path, rows: list[dict], host: HostInfo, stem: str) -> tuple[Path, Path]:
+    folder = tmp_path / "m"
+    with RowWriter(folder / "micro.csv", MICRO) as writer:
+        for r in rows:
+            writer.append(r)
+    cal, dev = tmp_path / "out" / f"fitted-{stem}.yaml", tmp_path / "out" / f"{stem}.yaml"
+    write_fit(folder, host, calibration_path=cal, device_path=dev, command="hwsim calibrate --quick")
+    return cal, dev
+
+
+def test_cpu_files_load_back(tmp_path: Path) -> None:
+    cal_path, dev_path = _write(tmp_path, ROWS, CPU_HOST, "test_cpu_9000_1t")
+    cal = load_calibration(cal_path)
+    assert cal.fitted and cal.threads == 1
+    assert (cal.applies_to_kind, cal.applies_to_device) == ("cpu", "test_cpu_9000_1t")
+    assert cal.launch_overhead == pytest.approx(1e-6)
+    assert cal.meta["torch"] == "2.13.0+cpu" and cal.meta["command"] == "hwsim calibrate --quick"
+    assert cal.entry("matmul", "fp32")(20e-6) == pytest.approx(0.5)
+    assert cal.entry("matmul", "fp32")(1.0) == pytest.approx(1.0)
+    assert cal.entry("elementwise", "fp32").best == 0.75
+    assert cal.entry("reduction", "fp32").best == 0.75  # the default class is the elementwise fit
+    dev = load_system(dev_path)
+    assert dev.kind == "cpu" and dev.measured and dev.vendor == "Intel"
+    assert dict(dev.vector_flops) == {"fp32": 1e11} and not dev.matrix_flops
+    assert dev.memory_bandwidth == 1e10 and dev.memory_capacity == 16 * 2**30
+    assert "extends: cpu_host" in dev_path.read_text()
+    assert "hwsim calibrate --quick" in dev.sources[0]
+
+
+def test_gpu_files_load_back(tmp_path: Path) -> None:
+    rows = ROWS + [
+        row("gemm", "matmul", "8192x8192x8192", 2 * 8192.0**3, 3 * 8192.0**2 * 2, 1.5e-3, dtype="bf16"),
+        row("copy", "copy", "262144x4096", 0.0, 8 * 2.0**30, 2e-3),  # 4.3 TB/s
+    ]
+    cal_path, dev_path = _write(tmp_path, rows, GPU_HOST, "nvidia_h200")
+    dev = load_system(dev_path)
+    assert dev.kind == "gpu" and dev.vendor == "NVIDIA" and dev.measured
+    assert set(dev.matrix_flops) == {"bf16"} and set(dev.vector_flops) == {"fp32"}
+    assert dev.sram == 50 * 2**20
+    cal = load_calibration(cal_path)
+    assert cal.applies_to_kind == "gpu" and cal.threads is None and cal.meta["driver"] == "570.1"
+    assert set(cal.efficiency["matmul"]) == {"default", "fp32"}  # on a GPU the default dtype is bf16
+    assert cal.entry("matmul", "bf16").curve.points == ((1.5e-3, 1.0),)
+
+
+def test_no_gemm_is_one_clear_error() -> None:
+    rows = [r for r in ROWS if r["kind"] != "gemm"]
+    with pytest.raises(InputError) as info:
+        fit_rows(rows, where="m/micro.csv")
+    assert str(info.value) == (
+        "m/micro.csv: expected at least one successful gemm and copy measurement, got no successful gemm row "
+        "(rerun hwsim calibrate; see the error column)"
+    )
