@@ -225,8 +225,8 @@ def test_unknown_catalogue_name(write_yaml: Write) -> None:
     with pytest.raises(InputError) as info:
         load_system("dgx_h10")
     assert str(info.value) == (
-        "dgx_h10: expected a catalogue name or a path to a YAML file, got no such file or catalogue entry "
-        '(did you mean "dgx_h100"?)'
+        '<command line>: system: expected a catalogue name or a path to a YAML file, got "dgx_h10" '
+        '(no such file or catalogue entry; did you mean "dgx_h100"?)'
     )
 
 

@@ -67,8 +67,8 @@ def test_show_as_written_and_unknown_name() -> None:
     missing = hwsim("hw", "show", "dgx_h10")
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert missing.stderr.splitlines() == [
-        "dgx_h10: expected a catalogue name or a path to a YAML file, got no such file or catalogue entry "
-        '(did you mean "dgx_h100"?)'
+        '<command line>: system: expected a catalogue name or a path to a YAML file, got "dgx_h10" '
+        '(no such file or catalogue entry; did you mean "dgx_h100"?)'
     ]
 
 
