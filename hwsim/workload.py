@@ -20,6 +20,8 @@ Layout (every key is checked; unknown keys get a "did you mean"):
       optimizer: adamw             # train
       # prompt_len: 2048           # prefill: prompt tokens per sequence
       # context_len: 4096          # decode: tokens already in the KV cache
+      launch: eager                # eager | graph: kernels launched one by one, or the step captured
+                                   # once (CUDA graphs / compiled, as inference engines run decode)
     plan: {tp: 8, pp: 1, dp: 1}    # optional; kept for the parallel planner
     routing: uniform               # mixture-of-experts token routing assumption
 
@@ -59,6 +61,7 @@ MODES: tuple[str, ...] = ("train", "prefill", "decode")
 DTYPES: tuple[str, ...] = ("bf16", "fp16", "fp32")
 OPTIMIZERS: tuple[str, ...] = ("adamw",)
 ROUTINGS: tuple[str, ...] = ("uniform",)
+LAUNCHES: tuple[str, ...] = ("eager", "graph")
 _MODE_KEYS = {"seq_len": "train", "optimizer": "train", "prompt_len": "prefill", "context_len": "decode"}
 
 
@@ -73,6 +76,7 @@ class Task:
     prompt_len: int = 0  # prefill
     context_len: int = 0  # decode
     optimizer: str = ""  # train
+    launch: str = "eager"  # "eager" | "graph" (hwsim.schedule): how an accelerator's kernels are launched
 
     @property
     def step_len(self) -> int:
@@ -307,6 +311,7 @@ def _read_task(t: FieldReader, problems: Problems, model: ModelSpec | None) -> T
     mode = t.string("mode", choices=MODES)
     batch = t.integer("batch")
     dtype = t.string("dtype", required=False, default="bf16")
+    launch = t.string("launch", required=False, default="eager", choices=LAUNCHES)
     if dtype is not None and dtype not in DTYPES:
         hint = (
             "fp8 workloads are not supported yet: fp8 matmuls need scaled GEMMs that the zoo does not model"
@@ -330,12 +335,13 @@ def _read_task(t: FieldReader, problems: Problems, model: ModelSpec | None) -> T
     t.finish()
     if mode is None or batch is None or dtype is None or any(v is None for v in lengths.values()):
         return None
-    task = Task(mode=mode, batch=batch, dtype=dtype, **lengths)
+    task = Task(mode=mode, batch=batch, dtype=dtype, launch=launch or "eager", **lengths)
     if mode == "train":
         task = Task(
             mode=mode,
             batch=batch,
             dtype=dtype,
+            launch=launch or "eager",
             optimizer=task.optimizer or "adamw",
             seq_len=task.seq_len or (model.seq_len if model else 0),
         )
