@@ -21,6 +21,7 @@ inference engines run decode with CUDA graphs). Definitions of the headline figu
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hwsim.cost.calibration import COMPUTE_CLASSES, Calibration, default_calibration
-from hwsim.cost.roofline import OpCost, op_cost
+from hwsim.cost.roofline import OpCost, Roofline
 from hwsim.errors import InputError
 from hwsim.hardware.spec import Device, System, device_of
 from hwsim.ir import Graph
@@ -160,6 +161,7 @@ class Estimate:
         }
 
 
+@functools.lru_cache(maxsize=65536)
 def module_of(scope: str) -> str:
     """A scope with layer indices folded: "layers.3.attn.wq" -> "layers.*.attn.wq"."""
     return _LAYER_INDEX.sub("*", scope) if scope else "(top level)"
@@ -194,17 +196,21 @@ def estimate(graph: Graph, system: System, calibration: Calibration | None = Non
             calibration.path, "applies_to.kind", f'a calibration for a {device.kind} (the device {device.name})',
             f'"{calibration.applies_to_kind}"', "a calibration applies only to devices of its kind",
         )
-    costs = tuple(op_cost(op, device, calibration) for op in graph.ops)
+    roofline = Roofline(device, calibration)
+    costs = tuple(roofline(op) for op in graph.ops)
     mode = launch_mode(graph, device)
     slots = schedule_stream([c.kernel_s for c in costs], calibration.launch_overhead, mode)
     breakdown: dict[str, dict[str, float]] = {k: defaultdict(float) for k in ("phase", "op_class", "module", "bound")}
+    by_phase, by_class, by_module, by_bound = (breakdown[k] for k in ("phase", "op_class", "module", "bound"))
+    waited = 0.0
     for op, cost, slot in zip(graph.ops, costs, slots, strict=True):
         t = cost.kernel_s + slot.waited_s
-        breakdown["phase"][op.phase] += t
-        breakdown["op_class"][op.op_class] += t
-        breakdown["module"][module_of(op.scope)] += t
-        breakdown["bound"][cost.bound] += cost.kernel_s
-        breakdown["bound"]["overhead"] += slot.waited_s
+        by_phase[op.phase] += t
+        by_class[op.op_class] += t
+        by_module[module_of(op.scope)] += t
+        by_bound[cost.bound] += cost.kernel_s
+        waited += slot.waited_s
+    by_bound["overhead"] += waited
     model_flop = sum(
         op.flop for op in graph.ops if op.op_class in COMPUTE_CLASSES and not op.attrs.get("recompute", False)
     )

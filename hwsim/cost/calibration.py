@@ -21,6 +21,8 @@ class's `default` entry; a dtype entry that gives only `best` keeps the default'
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,12 +54,9 @@ class Curve:
             return pts[0][1]
         if ideal_s >= pts[-1][0]:
             return pts[-1][1]
-        x = math.log10(ideal_s)
-        for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
-            if ideal_s <= x1:
-                lx0, lx1 = math.log10(x0), math.log10(x1)
-                return y0 + (y1 - y0) * (x - lx0) / (lx1 - lx0)
-        return pts[-1][1]
+        i = bisect.bisect_left(pts, (ideal_s,))  # pts[i-1][0] < ideal_s <= pts[i][0]
+        (x0, y0), (x1, y1) = pts[i - 1], pts[i]
+        return y0 + (y1 - y0) * math.log10(ideal_s / x0) / math.log10(x1 / x0)
 
     def covers(self, ideal_s: float) -> bool:
         return self.points[0][0] <= ideal_s <= self.points[-1][0]
@@ -194,8 +193,13 @@ def load_calibration(ref: str | Path) -> Calibration:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def default_calibration(device_stem: str, device_kind: str) -> Calibration:
-    """The shipped calibration for a device: `default-<stem>` if it exists, else `default-<kind>`."""
+    """The shipped calibration for a device: `default-<stem>` if it exists, else `default-<kind>`.
+
+    Cached per process: the shipped files do not change while hwsim runs, and a comparison or a
+    sweep estimates many graphs on the same device.
+    """
     folder = catalogue_dir() / "calibrations"
     for stem in (f"default-{device_stem}", f"default-{device_kind}"):
         if (folder / f"{stem}.yaml").exists():

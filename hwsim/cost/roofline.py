@@ -14,49 +14,70 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hwsim.cost.calibration import COMPUTE_CLASSES, Calibration
+from hwsim.cost.calibration import COMPUTE_CLASSES, Calibration, ClassEfficiency
 from hwsim.hardware.spec import Device
 from hwsim.ir import Op
 
-__all__ = ["OpCost", "op_cost"]
+__all__ = ["OpCost", "Roofline", "op_cost"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OpCost:
     compute_s: float
     memory_s: float
+    kernel_s: float  # max(compute_s, memory_s)
     bound: str  # "compute" or "memory"
     in_range: bool  # the op's size lies inside the calibration's measured points
 
-    @property
-    def kernel_s(self) -> float:
-        return max(self.compute_s, self.memory_s)
+
+class Roofline:
+    """Costs ops on one device under one calibration; caches what depends only on (op class, dtype)."""
+
+    def __init__(self, device: Device, calibration: Calibration) -> None:
+        self.device = device
+        self.calibration = calibration
+        self._compute: dict[tuple[str, str], tuple[float, ClassEfficiency]] = {}
+        self._memory: dict[tuple[str, str], ClassEfficiency] = {}
+
+    def _compute_entry(self, op_class: str, dtype: str) -> tuple[float, ClassEfficiency]:
+        key = (op_class, dtype)
+        if key not in self._compute:
+            peak = self.device.peak_flops(dtype)
+            if peak is None:
+                raise ValueError(f"{self.device.name} has no compute rate for {dtype}")
+            self._compute[key] = (peak, self.calibration.entry(op_class, dtype))
+        return self._compute[key]
+
+    def _memory_entry(self, op_class: str, dtype: str) -> ClassEfficiency:
+        key = (op_class, dtype)
+        if key not in self._memory:
+            self._memory[key] = self.calibration.entry(op_class, dtype)
+        return self._memory[key]
+
+    def __call__(self, op: Op) -> OpCost:
+        """Cost of `op`; the caller has checked that the device supports the op's dtype."""
+        compute_s = 0.0
+        compute_class = op.op_class in COMPUTE_CLASSES and op.flop > 0
+        if compute_class:
+            peak, entry = self._compute_entry(op.op_class, op.dtype)
+            ideal = op.flop / peak
+            compute_s = ideal / entry(ideal)
+            in_range = _covers(entry, ideal)
+        memory_ideal = (op.bytes_read + op.bytes_written) / self.device.memory_bandwidth
+        memory_entry = self._memory_entry("default" if compute_class else op.op_class, op.dtype)
+        memory_s = memory_ideal / memory_entry(memory_ideal) if memory_ideal > 0 else 0.0
+        if not compute_class:
+            in_range = _covers(memory_entry, memory_ideal)
+        if compute_s >= memory_s:
+            return OpCost(compute_s=compute_s, memory_s=memory_s, kernel_s=compute_s, bound="compute", in_range=in_range)
+        return OpCost(compute_s=compute_s, memory_s=memory_s, kernel_s=memory_s, bound="memory", in_range=in_range)
 
 
 def op_cost(op: Op, device: Device, calibration: Calibration) -> OpCost:
-    """Cost of `op` on `device`; the caller has checked that the device supports the op's dtype."""
-    in_range = True
-    compute_s = 0.0
-    memory_class = "default"
-    if op.op_class in COMPUTE_CLASSES and op.flop > 0:
-        peak = device.peak_flops(op.dtype)
-        if peak is None:
-            raise ValueError(f"{device.name} has no compute rate for {op.dtype}")
-        ideal = op.flop / peak
-        entry = calibration.entry(op.op_class, op.dtype)
-        compute_s = ideal / entry(ideal)
-        in_range = _covers(entry, ideal)
-    else:
-        memory_class = op.op_class
-    memory_ideal = op.bytes / device.memory_bandwidth
-    memory_entry = calibration.entry(memory_class, op.dtype)
-    memory_s = memory_ideal / memory_entry(memory_ideal) if memory_ideal > 0 else 0.0
-    if op.op_class not in COMPUTE_CLASSES:
-        in_range = _covers(memory_entry, memory_ideal)
-    bound = "compute" if compute_s >= memory_s else "memory"
-    return OpCost(compute_s=compute_s, memory_s=memory_s, bound=bound, in_range=in_range)
+    """Cost of one op (see Roofline for costing many)."""
+    return Roofline(device, calibration)(op)
 
 
-def _covers(entry, ideal_s: float) -> bool:
+def _covers(entry: ClassEfficiency, ideal_s: float) -> bool:
     # A curve of one point carries no size information (a published single figure): no range to leave.
     return len(entry.curve.points) < 2 or entry.curve.covers(ideal_s)
