@@ -172,10 +172,15 @@ def check_dtypes(graph: Graph, device: Device) -> None:
     needed = sorted({op.dtype for op in graph.ops if op.op_class in COMPUTE_CLASSES and op.flop > 0})
     missing = [d for d in needed if not device.supports(d)]
     if missing:
-        supported = ", ".join(d for d in ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8") if device.supports(d))
+        supported = ", ".join(
+            d for d in ("fp64", "fp32", "tf32", "bf16", "fp16", "fp8", "int8") if device.supports(d)
+        )
         raise InputError.one(
-            f"workload {graph.name}", "task.dtype", f"a dtype {device.name} computes in ({supported})",
-            ", ".join(f'"{d}"' for d in missing), f"{device.name} has no {missing[0]} units in its datasheet",
+            f"workload {graph.name}",
+            "task.dtype",
+            f"a dtype {device.name} computes in ({supported})",
+            ", ".join(f'"{d}"' for d in missing),
+            f"{device.name} has no {missing[0]} units in its datasheet",
         )
 
 
@@ -186,21 +191,28 @@ def launch_mode(graph: Graph, device: Device) -> str:
     return "graph" if graph.info.get("launch") == "graph" else "async"
 
 
-def estimate(graph: Graph, system: System, calibration: Calibration | None = None, *, system_name: str = "") -> Estimate:
+def estimate(
+    graph: Graph, system: System, calibration: Calibration | None = None, *, system_name: str = ""
+) -> Estimate:
     """Estimate one step of `graph` on the device of `system` (a Device, or a Node/Cluster's device)."""
     device = device_of(system)
     check_dtypes(graph, device)
     calibration = calibration or default_calibration(device.name, device.kind)
     if calibration.applies_to_kind != device.kind:
         raise InputError.one(
-            calibration.path, "applies_to.kind", f'a calibration for a {device.kind} (the device {device.name})',
-            f'"{calibration.applies_to_kind}"', "a calibration applies only to devices of its kind",
+            calibration.path,
+            "applies_to.kind",
+            f"a calibration for a {device.kind} (the device {device.name})",
+            f'"{calibration.applies_to_kind}"',
+            "a calibration applies only to devices of its kind",
         )
     roofline = Roofline(device, calibration)
     costs = tuple(roofline(op) for op in graph.ops)
     mode = launch_mode(graph, device)
     slots = schedule_stream([c.kernel_s for c in costs], calibration.launch_overhead, mode)
-    breakdown: dict[str, dict[str, float]] = {k: defaultdict(float) for k in ("phase", "op_class", "module", "bound")}
+    breakdown: dict[str, dict[str, float]] = {
+        k: defaultdict(float) for k in ("phase", "op_class", "module", "bound")
+    }
     by_phase, by_class, by_module, by_bound = (breakdown[k] for k in ("phase", "op_class", "module", "bound"))
     waited = 0.0
     for op, cost, slot in zip(graph.ops, costs, slots, strict=True):
@@ -216,7 +228,9 @@ def estimate(graph: Graph, system: System, calibration: Calibration | None = Non
     )
     hardware_flop = sum(op.flop for op in graph.ops if op.op_class in COMPUTE_CLASSES)
     memory = MemoryEstimate(
-        peak_bytes=graph.memory.total, capacity_bytes=device.memory_capacity, breakdown=graph.memory.breakdown()
+        peak_bytes=graph.memory.total,
+        capacity_bytes=device.memory_capacity,
+        breakdown=graph.memory.breakdown(),
     )
     return Estimate(
         workload=graph.name,

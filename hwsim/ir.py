@@ -276,4 +276,3 @@ def renumber(ops: Iterable[Op]) -> tuple[Op, ...]:
         deps = tuple(sorted({new_id[d] for d in op.deps if d in new_id}))
         out.append(replace(op, id=i, deps=deps))
     return tuple(out)
-

@@ -38,8 +38,7 @@ _TABLE: dict[str, dict[str, float]] = {
     "flop": _units({"FLOP": 1.0}, _SI_UP),
     "flop_rate": _units({"FLOP/s": 1.0, "OP/s": 1.0}, _SI_UP),
     "bytes": _units({"B": 1.0}, _SI_UP | _BINARY),
-    "byte_rate": _units({"B/s": 1.0}, _SI_UP | _BINARY)
-    | _units({"b/s": 1.0 / _BITS_PER_BYTE}, _SI_UP),
+    "byte_rate": _units({"B/s": 1.0}, _SI_UP | _BINARY) | _units({"b/s": 1.0 / _BITS_PER_BYTE}, _SI_UP),
     "time": _units({"s": 1.0}, {"": 1.0} | _SI_DOWN),
     "frequency": _units({"Hz": 1.0}, _SI_UP),
     "power": _units({"W": 1.0}, _SI_UP | {"m": 1e-3}),

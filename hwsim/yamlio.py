@@ -46,7 +46,9 @@ def read_yaml(path: Path, schema: str) -> dict[str, Any]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f"line {mark.line + 1}" if mark is not None else ""
-        raise InputError.one(where, line, "valid YAML", shown(str(exc.problem)), "check indentation and quoting") from None
+        raise InputError.one(
+            where, line, "valid YAML", shown(str(exc.problem)), "check indentation and quoting"
+        ) from None
     except yaml.YAMLError as exc:
         raise InputError.one(where, "", "valid YAML", shown(str(exc))) from None
     if data is None:
@@ -93,7 +95,9 @@ def load_with_extends(path: Path, schema: str, find: Callable[[str, Path], Path]
         if parent is None:
             break
         if not isinstance(parent, str) or not parent:
-            raise InputError.one(display_path(current), "extends", "the stem or path of one parent file", shown(parent))
+            raise InputError.one(
+                display_path(current), "extends", "the stem or path of one parent file", shown(parent)
+            )
         current = find(parent, current)
     merged: dict[str, Any] = {}
     for layer in reversed(layers):
@@ -144,12 +148,16 @@ class FieldReader:
             self.problems.add(self.key(name), exc.expected, exc.got, exc.hint)
             return None
         if positive and result <= 0:
-            what = "a positive " + describe(kind).removeprefix("a ")  # 'a positive size in bytes like "80 GiB"'
+            what = "a positive " + describe(kind).removeprefix(
+                "a "
+            )  # 'a positive size in bytes like "80 GiB"'
             self.problems.add(self.key(name), what, shown(value), "it must be above zero")
             return None
         return result
 
-    def integer(self, name: str, *, required: bool = True, minimum: int = 1, default: int | None = None) -> int | None:
+    def integer(
+        self, name: str, *, required: bool = True, minimum: int = 1, default: int | None = None
+    ) -> int | None:
         value = self._get(name, required and default is None, f"a whole number >= {minimum}")
         if value is None:
             return default
@@ -159,7 +167,12 @@ class FieldReader:
         return value
 
     def number(
-        self, name: str, *, required: bool = True, low: float = 0.0, high: float = float("inf"),
+        self,
+        name: str,
+        *,
+        required: bool = True,
+        low: float = 0.0,
+        high: float = float("inf"),
         default: float | None = None,
     ) -> float | None:
         what = f"a number between {low:g} and {high:g}" if high != float("inf") else f"a number >= {low:g}"
@@ -173,7 +186,11 @@ class FieldReader:
         return float(value)
 
     def string(
-        self, name: str, *, required: bool = True, choices: tuple[str, ...] | None = None,
+        self,
+        name: str,
+        *,
+        required: bool = True,
+        choices: tuple[str, ...] | None = None,
         default: str | None = None,
     ) -> str | None:
         what = "one of " + ", ".join(choices) if choices else "a text value"

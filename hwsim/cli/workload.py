@@ -10,7 +10,9 @@ from typing import Any
 
 __all__ = ["register"]
 
-_WORKLOAD_HELP = "A workload: the stem of a file in workloads/ (e.g. llama3-8b-train) or a path to a YAML file."
+_WORKLOAD_HELP = (
+    "A workload: the stem of a file in workloads/ (e.g. llama3-8b-train) or a path to a YAML file."
+)
 _SET_HELP = (
     "Override a workload value by its dotted key, e.g. --set task.batch=8 or --set model.layers=2. "
     "May be given several times; values are read as YAML."
@@ -28,8 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     trace.add_argument("workload", help=_WORKLOAD_HELP)
-    trace.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=_SET_HELP)
-    trace.add_argument("-o", "--output", type=Path, help="Also write the graph as JSON (schema hwsim.graph/1) to this file.")
+    trace.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=_SET_HELP
+    )
+    trace.add_argument(
+        "-o", "--output", type=Path, help="Also write the graph as JSON (schema hwsim.graph/1) to this file."
+    )
     trace.set_defaults(func=_trace)
 
     est = subparsers.add_parser(
@@ -42,9 +48,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     est.add_argument("workload", help=_WORKLOAD_HELP)
-    est.add_argument("--system", required=True, help="A device, node or cluster: catalogue stem (e.g. h100_sxm) or YAML path.")
+    est.add_argument(
+        "--system",
+        required=True,
+        help="A device, node or cluster: catalogue stem (e.g. h100_sxm) or YAML path.",
+    )
     _common(est)
-    est.add_argument("-o", "--output", type=Path, help="Write the estimate as JSON (schema hwsim.estimate/1) to this file.")
+    est.add_argument(
+        "-o", "--output", type=Path, help="Write the estimate as JSON (schema hwsim.estimate/1) to this file."
+    )
     est.set_defaults(func=_estimate)
 
     cmp_ = subparsers.add_parser(
@@ -57,16 +69,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     cmp_.add_argument("workload", help=_WORKLOAD_HELP)
-    cmp_.add_argument("--system", required=True, nargs="+", help="Two or more systems: catalogue stems or YAML paths.")
+    cmp_.add_argument(
+        "--system", required=True, nargs="+", help="Two or more systems: catalogue stems or YAML paths."
+    )
     _common(cmp_)
     cmp_.set_defaults(func=_compare)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=_SET_HELP)
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=_SET_HELP
+    )
     parser.add_argument(
         "--calibration",
-        help="A calibration file or stem (hardware_configs/calibrations/). Default: default-<device>, else default-<kind>.",
+        help=(
+            "A calibration file or stem (hardware_configs/calibrations/). "
+            "Default: default-<device>, else default-<kind>."
+        ),
     )
     parser.add_argument("--json", action="store_true", help="Print the result as JSON instead of tables.")
 
@@ -136,5 +155,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
         tmp.replace(path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise InputError.one(str(path), "", "a writable file path", exc.strerror or type(exc).__name__) from None
+        raise InputError.one(
+            str(path), "", "a writable file path", exc.strerror or type(exc).__name__
+        ) from None
     print(f"wrote {path}", file=sys.stderr)

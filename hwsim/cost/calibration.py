@@ -34,7 +34,14 @@ from hwsim.resources import catalogue_dir, find_by_stem
 from hwsim.units import QuantityError, parse_quantity
 from hwsim.yamlio import FieldReader, display_path, load_with_extends
 
-__all__ = ["COMPUTE_CLASSES", "Calibration", "ClassEfficiency", "Curve", "default_calibration", "load_calibration"]
+__all__ = [
+    "COMPUTE_CLASSES",
+    "Calibration",
+    "ClassEfficiency",
+    "Curve",
+    "default_calibration",
+    "load_calibration",
+]
 
 SCHEMA = "hwsim.calibration/1"
 # Classes whose efficiency is a fraction of the compute roof; all others are fractions of bandwidth.
@@ -127,7 +134,9 @@ def _find_calibration(ref: str, from_path: Path) -> Path:
         return candidate
     found = find_by_stem(catalogue_dir() / "calibrations", ref) or find_by_stem(from_path.parent, ref)
     if found is None:
-        raise InputError.one(display_path(from_path), "extends", "the stem of a calibration file", shown(ref), "no such file")
+        raise InputError.one(
+            display_path(from_path), "extends", "the stem of a calibration file", shown(ref), "no such file"
+        )
     return found
 
 
@@ -138,8 +147,13 @@ def load_calibration(ref: str | Path) -> Calibration:
         found = find_by_stem(catalogue_dir() / "calibrations", str(ref))
         if found is None:
             names = sorted(p.stem for p in (catalogue_dir() / "calibrations").glob("*.yaml"))
-            raise InputError.one("<command line>", "--calibration", "a calibration file or stem", shown(str(ref)),
-                                 "known: " + ", ".join(names))
+            raise InputError.one(
+                "<command line>",
+                "--calibration",
+                "a calibration file or stem",
+                shown(str(ref)),
+                "known: " + ", ".join(names),
+            )
         path = found
     data = load_with_extends(path, SCHEMA, _find_calibration)
     problems = Problems(display_path(path))
@@ -159,8 +173,12 @@ def load_calibration(ref: str | Path) -> Calibration:
     efficiency: dict[str, dict[str, ClassEfficiency]] = {}
     for op_class, _ in list(eff_reader.items()):
         if op_class != "default" and op_class not in OP_CLASSES:
-            problems.add(eff_reader.key(op_class), "an op class or default", shown(op_class),
-                         "op classes: " + ", ".join(OP_CLASSES))
+            problems.add(
+                eff_reader.key(op_class),
+                "an op class or default",
+                shown(op_class),
+                "op classes: " + ", ".join(OP_CLASSES),
+            )
             continue
         class_reader = eff_reader.mapping(op_class)
         by_dtype: dict[str, ClassEfficiency] = {}
@@ -175,8 +193,12 @@ def load_calibration(ref: str | Path) -> Calibration:
         class_reader.finish()
         efficiency[op_class] = by_dtype
     if "default" not in efficiency and not problems.found:
-        problems.add(eff_reader.key("default"), "an efficiency entry for memory-bound classes",
-                     "nothing", "add efficiency.default.default.best")
+        problems.add(
+            eff_reader.key("default"),
+            "an efficiency entry for memory-bound classes",
+            "nothing",
+            "add efficiency.default.default.best",
+        )
     top.finish()
     problems.raise_if_any()
     return Calibration(
@@ -204,5 +226,10 @@ def default_calibration(device_stem: str, device_kind: str) -> Calibration:
     for stem in (f"default-{device_stem}", f"default-{device_kind}"):
         if (folder / f"{stem}.yaml").exists():
             return load_calibration(folder / f"{stem}.yaml")
-    raise InputError.one(display_path(folder), "", f'a calibration "default-{device_kind}.yaml"', "none",
-                         "pass --calibration FILE")
+    raise InputError.one(
+        display_path(folder),
+        "",
+        f'a calibration "default-{device_kind}.yaml"',
+        "none",
+        "pass --calibration FILE",
+    )

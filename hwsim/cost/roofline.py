@@ -69,8 +69,12 @@ class Roofline:
         if not compute_class:
             in_range = _covers(memory_entry, memory_ideal)
         if compute_s >= memory_s:
-            return OpCost(compute_s=compute_s, memory_s=memory_s, kernel_s=compute_s, bound="compute", in_range=in_range)
-        return OpCost(compute_s=compute_s, memory_s=memory_s, kernel_s=memory_s, bound="memory", in_range=in_range)
+            return OpCost(
+                compute_s=compute_s, memory_s=memory_s, kernel_s=compute_s, bound="compute", in_range=in_range
+            )
+        return OpCost(
+            compute_s=compute_s, memory_s=memory_s, kernel_s=memory_s, bound="memory", in_range=in_range
+        )
 
 
 def op_cost(op: Op, device: Device, calibration: Calibration) -> OpCost:

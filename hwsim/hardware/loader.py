@@ -294,8 +294,11 @@ def locate(ref: str | Path) -> Path:
     close = difflib.get_close_matches(text, stems, n=1, cutoff=0.6)
     hint = f'did you mean "{close[0]}"?' if close else "hwsim hw list shows the catalogue"
     raise InputError.one(
-        "<command line>", "system", "a catalogue name or a path to a YAML file", f'"{text}"',
-        f"no such file or catalogue entry; {hint}"
+        "<command line>",
+        "system",
+        "a catalogue name or a path to a YAML file",
+        f'"{text}"',
+        f"no such file or catalogue entry; {hint}",
     )
 
 

@@ -1,4 +1,4 @@
-"""Terminal tables for traces, estimates and comparisons (rich), built only from Graph summaries and Estimates."""
+"""Terminal tables (rich) for traces, estimates and comparisons, built only from summaries and Estimates."""
 
 from __future__ import annotations
 
@@ -43,8 +43,11 @@ def trace_tables(summary: Mapping[str, Any]) -> list[Table]:
     head.add_row("parameters", f"{summary['params']:,}")
     head.add_row("tokens per step", f"{summary['tokens']:,}")
     head.add_row("FLOP", format_quantity(summary["flop"], "flop"))
-    head.add_row("bytes read / written", f"{format_quantity(summary['bytes_read'], 'bytes')} / "
-                 f"{format_quantity(summary['bytes_written'], 'bytes')}")
+    head.add_row(
+        "bytes read / written",
+        f"{format_quantity(summary['bytes_read'], 'bytes')} / "
+        f"{format_quantity(summary['bytes_written'], 'bytes')}",
+    )
     if summary.get("uncosted"):
         head.add_row("uncosted ops", ", ".join(f"{k} x{v}" for k, v in summary["uncosted"].items()))
     tables = [head]
@@ -53,8 +56,13 @@ def trace_tables(summary: Mapping[str, Any]) -> list[Table]:
         for col in (title, "ops", "FLOP", "bytes read", "bytes written"):
             table.add_column(col, justify="left" if col == title else "right")
         for name, row in summary[key].items():
-            table.add_row(name, f"{row['ops']:,}", format_quantity(row["flop"], "flop"),
-                          format_quantity(row["bytes_read"], "bytes"), format_quantity(row["bytes_written"], "bytes"))
+            table.add_row(
+                name,
+                f"{row['ops']:,}",
+                format_quantity(row["flop"], "flop"),
+                format_quantity(row["bytes_read"], "bytes"),
+                format_quantity(row["bytes_written"], "bytes"),
+            )
         tables.append(table)
     return tables
 
@@ -94,8 +102,12 @@ def estimate_tables(est: Estimate) -> list[Table]:
     verdict = "fits" if est.memory.fits else f"DOES NOT FIT: short by {_b(est.memory.shortfall_bytes)}"
     mem.add_row("verdict", verdict)
     tables = [head, mem]
-    for key, title, limit in (("phase", "phase", None), ("op_class", "op class", None), ("bound", "bound", None),
-                              ("module", "module (top 12)", 12)):
+    for key, title, limit in (
+        ("phase", "phase", None),
+        ("op_class", "op class", None),
+        ("bound", "bound", None),
+        ("module", "module (top 12)", 12),
+    ):
         rows = sorted(est.time_breakdown_s[key].items(), key=lambda kv: -kv[1])[:limit]
         table = Table(title=f"Time by {title}")
         table.add_column(title)

@@ -94,7 +94,12 @@ def _persistent(model: nn.Module, state: Any, layers: int, traced: int) -> dict[
 
 def _info(workload: Workload, traced_layers: int, replicated: bool) -> dict[str, Any]:
     spec, task = workload.model, workload.task
-    info: dict[str, Any] = {"family": spec.family, "mode": task.mode, "batch": task.batch, "launch": task.launch}
+    info: dict[str, Any] = {
+        "family": spec.family,
+        "mode": task.mode,
+        "batch": task.batch,
+        "launch": task.launch,
+    }
     for key in ("layers", "hidden", "heads", "kv_heads", "ffn_hidden", "vocab", "experts", "top_k"):
         value = getattr(spec, key)
         if value:

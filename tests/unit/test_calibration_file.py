@@ -40,15 +40,24 @@ HEAD = "schema: hwsim.calibration/1\napplies_to: {kind: gpu}\nsources: [test]\nl
 
 
 def test_every_problem_in_a_file_is_reported(tmp_path: Path) -> None:
-    path = write(tmp_path, HEAD + "efficiency:\n  matmull: {default: {best: 0.5}}\n"
-                 "  default: {default: {best: 2, curve: [[5, 0.5]]}}\n")
+    path = write(
+        tmp_path,
+        HEAD + "efficiency:\n  matmull: {default: {best: 0.5}}\n"
+        "  default: {default: {best: 2, curve: [[5, 0.5]]}}\n",
+    )
     with pytest.raises(InputError) as info:
         load_calibration(path)
     lines = str(info.value).splitlines()
-    assert any("efficiency.matmull: expected an op class or default, got \"matmull\"" in line for line in lines)
-    assert any("efficiency.default.default.best: expected a number between 1e-06 and 1, got 2" in line for line in lines)
-    assert any('efficiency.default.default.curve[0]: expected a time like "2 us", got 5 (a bare number has no unit)'
-               in line for line in lines)
+    assert any('efficiency.matmull: expected an op class or default, got "matmull"' in line for line in lines)
+    assert any(
+        "efficiency.default.default.best: expected a number between 1e-06 and 1, got 2" in line
+        for line in lines
+    )
+    assert any(
+        'efficiency.default.default.curve[0]: expected a time like "2 us", got 5 (a bare number has no unit)'
+        in line
+        for line in lines
+    )
 
 
 def test_a_calibration_without_a_default_entry_is_refused(tmp_path: Path) -> None:

@@ -46,12 +46,16 @@ def test_estimate_output_file(capsys, tmp_path: Path) -> None:
 
 def test_set_overrides_a_workload_value(capsys) -> None:
     _, out1, _ = run(capsys, "estimate", "llama-tiny-train", "--system", "h100_sxm", "--json")
-    _, out2, _ = run(capsys, "estimate", "llama-tiny-train", "--system", "h100_sxm", "--json", "--set", "task.batch=4")
+    _, out2, _ = run(
+        capsys, "estimate", "llama-tiny-train", "--system", "h100_sxm", "--json", "--set", "task.batch=4"
+    )
     assert json.loads(out2)["tokens_per_step"] == 2 * json.loads(out1)["tokens_per_step"]
 
 
 def test_compare_marks_the_fastest_fitting_system(capsys) -> None:
-    code, out, _ = run(capsys, "compare", "llama-tiny-train", "--system", "a100_80gb_sxm", "h100_sxm", "--json")
+    code, out, _ = run(
+        capsys, "compare", "llama-tiny-train", "--system", "a100_80gb_sxm", "h100_sxm", "--json"
+    )
     assert code == 0
     rows = json.loads(out)["estimates"]
     assert [r["system"] for r in rows] == ["a100_80gb_sxm", "h100_sxm"]
@@ -71,7 +75,10 @@ def test_a_workload_that_does_not_fit_is_an_answer_not_an_error(capsys) -> None:
     [
         (["estimate", "llama-tiny-train", "--system", "h900"], "expected"),
         (["estimate", "no-such-workload", "--system", "h100_sxm"], "no-such-workload"),
-        (["estimate", "llama-tiny-train", "--system", "a100_80gb_sxm", "--set", "task.dtype=fp8"], "task.dtype"),
+        (
+            ["estimate", "llama-tiny-train", "--system", "a100_80gb_sxm", "--set", "task.dtype=fp8"],
+            "task.dtype",
+        ),
         (["estimate", "llama-tiny-train", "--system", "h100_sxm", "--calibration", "nope"], "--calibration"),
     ],
 )
@@ -88,7 +95,8 @@ def test_a_dtype_the_device_lacks_names_the_supported_ones(capsys) -> None:
     code, _, err = run(capsys, "estimate", "gpt-tiny-train", "--system", "tpu_v5p")
     assert code == 1
     assert err.strip() == (
-        'workload gpt-tiny-train: task.dtype: expected a dtype tpu_v5p computes in (bf16, fp8, int8), got "fp32" '
+        "workload gpt-tiny-train: task.dtype: expected a dtype tpu_v5p computes in (bf16, fp8, int8), "
+        'got "fp32" '
         "(tpu_v5p has no fp32 units in its datasheet)"
     )
 
@@ -96,7 +104,9 @@ def test_a_dtype_the_device_lacks_names_the_supported_ones(capsys) -> None:
 def test_no_traceback_from_a_subprocess(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "hwsim", "estimate", "llama-tiny-train", "--system", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

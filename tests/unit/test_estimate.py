@@ -9,34 +9,84 @@ from hwsim.hardware.spec import Device
 from hwsim.ir import Graph, MemoryFacts, Op, TensorMeta
 
 H100 = Device(
-    name="h100_test", kind="gpu", vendor="NVIDIA", description="H100-like",
-    matrix_flops={"bf16": 989e12, "fp8": 1979e12}, memory_capacity=80e9, memory_bandwidth=3.35e12,
+    name="h100_test",
+    kind="gpu",
+    vendor="NVIDIA",
+    description="H100-like",
+    matrix_flops={"bf16": 989e12, "fp8": 1979e12},
+    memory_capacity=80e9,
+    memory_bandwidth=3.35e12,
 )
 A100 = Device(
-    name="a100_test", kind="gpu", vendor="NVIDIA", description="A100-like",
-    matrix_flops={"bf16": 312e12}, memory_capacity=80e9, memory_bandwidth=2.0e12,
+    name="a100_test",
+    kind="gpu",
+    vendor="NVIDIA",
+    description="A100-like",
+    matrix_flops={"bf16": 312e12},
+    memory_capacity=80e9,
+    memory_bandwidth=2.0e12,
 )
 CPU = Device(
-    name="cpu_test", kind="cpu", vendor="x", description="cpu", matrix_flops={"fp32": 1e11},
-    memory_capacity=1e10, memory_bandwidth=1e10,
+    name="cpu_test",
+    kind="cpu",
+    vendor="x",
+    description="cpu",
+    matrix_flops={"fp32": 1e11},
+    memory_capacity=1e10,
+    memory_bandwidth=1e10,
 )
 
 
 def matmul(i: int, m: int, n: int, k: int, dtype: str = "bf16", scope: str = "layers.0.mlp") -> Op:
-    a, b, c = TensorMeta(shape=(m, k), dtype=dtype), TensorMeta(shape=(k, n), dtype=dtype), TensorMeta(shape=(m, n), dtype=dtype)
-    return Op(id=i, target="aten.mm.default", op_class="matmul", phase="fwd", scope=scope, inputs=(a, b),
-              outputs=(c,), flop=2.0 * m * n * k, bytes_read=a.nbytes + b.nbytes, bytes_written=c.nbytes, dtype=dtype)
+    a, b, c = (
+        TensorMeta(shape=(m, k), dtype=dtype),
+        TensorMeta(shape=(k, n), dtype=dtype),
+        TensorMeta(shape=(m, n), dtype=dtype),
+    )
+    return Op(
+        id=i,
+        target="aten.mm.default",
+        op_class="matmul",
+        phase="fwd",
+        scope=scope,
+        inputs=(a, b),
+        outputs=(c,),
+        flop=2.0 * m * n * k,
+        bytes_read=a.nbytes + b.nbytes,
+        bytes_written=c.nbytes,
+        dtype=dtype,
+    )
 
 
 def add(i: int, numel: int) -> Op:
     t = TensorMeta(shape=(numel,), dtype="bf16")
-    return Op(id=i, target="aten.add.Tensor", op_class="elementwise", phase="fwd", scope="layers.1.mlp",
-              inputs=(t, t), outputs=(t,), flop=numel, bytes_read=2 * t.nbytes, bytes_written=t.nbytes, dtype="bf16")
+    return Op(
+        id=i,
+        target="aten.add.Tensor",
+        op_class="elementwise",
+        phase="fwd",
+        scope="layers.1.mlp",
+        inputs=(t, t),
+        outputs=(t,),
+        flop=numel,
+        bytes_read=2 * t.nbytes,
+        bytes_written=t.nbytes,
+        dtype="bf16",
+    )
 
 
 def graph(*ops: Op, mode: str = "train", weights: float = 1e9, dtype: str = "bf16") -> Graph:
-    return Graph(name="hand", mode=mode, ops=ops, params=10, active_params=10, tokens=100, batch=1, dtype=dtype,
-                 memory=MemoryFacts(weights=weights))
+    return Graph(
+        name="hand",
+        mode=mode,
+        ops=ops,
+        params=10,
+        active_params=10,
+        tokens=100,
+        batch=1,
+        dtype=dtype,
+        memory=MemoryFacts(weights=weights),
+    )
 
 
 def test_large_gemm_on_h100_is_compute_bound_at_the_calibrated_rate() -> None:
@@ -72,7 +122,10 @@ def test_skinny_decode_matmul_is_memory_bound() -> None:
 
 
 def test_breakdowns_add_up_to_step_time() -> None:
-    est = estimate(graph(matmul(0, 4096, 4096, 4096), add(1, 10_000_000), matmul(2, 64, 64, 64, scope="layers.12.attn")), H100)
+    est = estimate(
+        graph(matmul(0, 4096, 4096, 4096), add(1, 10_000_000), matmul(2, 64, 64, 64, scope="layers.12.attn")),
+        H100,
+    )
     for key, parts in est.time_breakdown_s.items():
         assert sum(parts.values()) == pytest.approx(est.step_time_s), key
     assert set(est.time_breakdown_s["module"]) == {"layers.*.mlp", "layers.*.attn"}
@@ -102,13 +155,31 @@ def test_fp8_on_a100_is_refused_with_one_line() -> None:
 
 def test_calibration_for_another_kind_is_refused() -> None:
     with pytest.raises(InputError) as info:
-        estimate(graph(matmul(0, 64, 64, 64, dtype="fp32"), dtype="fp32"), CPU, load_calibration("default-gpu"))
-    assert "applies_to.kind: expected a calibration for a cpu (the device cpu_test), got \"gpu\"" in str(info.value)
+        estimate(
+            graph(matmul(0, 64, 64, 64, dtype="fp32"), dtype="fp32"), CPU, load_calibration("default-gpu")
+        )
+    assert 'applies_to.kind: expected a calibration for a cpu (the device cpu_test), got "gpu"' in str(
+        info.value
+    )
 
 
 def test_json_has_the_documented_keys() -> None:
     doc = estimate(graph(matmul(0, 1024, 1024, 1024)), H100).to_json()
-    for key in ("schema", "step_time_s", "tokens_per_s", "model_flop", "hardware_flop", "mfu", "hfu",
-                "tflops_per_device", "ttft_s", "tpot_s", "memory", "time_breakdown_s", "bound", "uncosted_ops"):
+    for key in (
+        "schema",
+        "step_time_s",
+        "tokens_per_s",
+        "model_flop",
+        "hardware_flop",
+        "mfu",
+        "hfu",
+        "tflops_per_device",
+        "ttft_s",
+        "tpot_s",
+        "memory",
+        "time_breakdown_s",
+        "bound",
+        "uncosted_ops",
+    ):
         assert key in doc
     assert doc["schema"] == "hwsim.estimate/1"

@@ -13,7 +13,9 @@ from hwsim.workload import load_workload
 def test_batch1_decode_is_memory_bound_at_weights_plus_kv_over_bandwidth(launch: str) -> None:
     """A batch-1 decode step reads every weight and the whole KV cache once: its time is those bytes
     over the achieved bandwidth (datasheet x the calibration's memory efficiency), within 15%."""
-    graph = trace_workload(load_workload("llama2-7b-decode", overrides=("task.batch=1", f"task.launch={launch}")))
+    graph = trace_workload(
+        load_workload("llama2-7b-decode", overrides=("task.batch=1", f"task.launch={launch}"))
+    )
     h100 = load_system("h100_sxm")
     est = estimate(graph, h100)
     assert est.bound == "memory"
@@ -24,7 +26,9 @@ def test_batch1_decode_is_memory_bound_at_weights_plus_kv_over_bandwidth(launch:
 
 
 def test_large_training_step_is_compute_bound_on_h100() -> None:
-    est = estimate(trace_workload(load_workload("gpt2-124m-train", overrides=("task.batch=8",))), load_system("h100_sxm"))
+    est = estimate(
+        trace_workload(load_workload("gpt2-124m-train", overrides=("task.batch=8",))), load_system("h100_sxm")
+    )
     assert est.bound == "compute"
     assert 0.2 < est.mfu < 0.8
     assert est.hfu >= est.mfu

@@ -46,7 +46,11 @@ def test_decimal_and_binary_are_different() -> None:
     ("value", "kind", "message"),
     [
         (3350, "byte_rate", 'expected a byte rate like "3.35 TB/s", got 3350 (a bare number has no unit)'),
-        ("3350", "byte_rate", 'expected a byte rate like "3.35 TB/s", got "3350" (a bare number has no unit)'),
+        (
+            "3350",
+            "byte_rate",
+            'expected a byte rate like "3.35 TB/s", got "3350" (a bare number has no unit)',
+        ),
         (
             "80 Gb",
             "bytes",
@@ -56,12 +60,14 @@ def test_decimal_and_binary_are_different() -> None:
         (
             "5 KB",
             "bytes",
-            'expected a size in bytes like "80 GiB", got "5 KB" (unknown unit "KB"; write "kB" (1000) or "KiB" (1024))',
+            'expected a size in bytes like "80 GiB", got "5 KB" '
+            '(unknown unit "KB"; write "kB" (1000) or "KiB" (1024))',
         ),
         (
             "3 TB/s",
             "bytes",
-            'expected a size in bytes like "80 GiB", got "3 TB/s" ("TB/s" is a byte rate, not a size in bytes)',
+            'expected a size in bytes like "80 GiB", got "3 TB/s" '
+            '("TB/s" is a byte rate, not a size in bytes)',
         ),
         (
             "5 gb/s",

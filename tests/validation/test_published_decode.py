@@ -22,6 +22,9 @@ def test_llama2_7b_batch1_decode_on_a100_matches_gpt_fast() -> None:
     graph = trace_workload(load_workload(CASE["workload"], overrides=tuple(CASE["overrides"])))
     est = estimate(graph, load_system(CASE["device"]))
     error = (est.tokens_per_s - CASE["measured_tokens_per_s"]) / CASE["measured_tokens_per_s"]
-    print(f"\nestimated {est.tokens_per_s:.1f} tok/s, measured {CASE['measured_tokens_per_s']} tok/s, error {100 * error:+.1f}%")
+    print(
+        f"\nestimated {est.tokens_per_s:.1f} tok/s, measured {CASE['measured_tokens_per_s']} tok/s, "
+        f"error {100 * error:+.1f}%"
+    )
     assert est.bound == "memory"
     assert abs(error) <= 0.20

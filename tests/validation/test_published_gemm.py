@@ -20,10 +20,30 @@ DATA = yaml.safe_load((Path(__file__).parent / "data" / "llmcompass_a100_gemm.ya
 
 def gemm_graph(m: int, k: int, n: int, dtype: str) -> Graph:
     a, b, c = (TensorMeta(shape=s, dtype=dtype) for s in ((m, k), (k, n), (m, n)))
-    op = Op(id=0, target="aten.mm.default", op_class="matmul", phase="fwd", scope="", inputs=(a, b),
-            outputs=(c,), flop=2.0 * m * n * k, bytes_read=a.nbytes + b.nbytes, bytes_written=c.nbytes, dtype=dtype)
-    return Graph(name=f"gemm-{m}", mode="prefill", ops=(op,), params=0, active_params=0, tokens=1, batch=1,
-                 dtype=dtype, memory=MemoryFacts(weights=0.0))
+    op = Op(
+        id=0,
+        target="aten.mm.default",
+        op_class="matmul",
+        phase="fwd",
+        scope="",
+        inputs=(a, b),
+        outputs=(c,),
+        flop=2.0 * m * n * k,
+        bytes_read=a.nbytes + b.nbytes,
+        bytes_written=c.nbytes,
+        dtype=dtype,
+    )
+    return Graph(
+        name=f"gemm-{m}",
+        mode="prefill",
+        ops=(op,),
+        params=0,
+        active_params=0,
+        tokens=1,
+        batch=1,
+        dtype=dtype,
+        memory=MemoryFacts(weights=0.0),
+    )
 
 
 def test_default_gpu_calibration_predicts_published_a100_gemms() -> None:
