@@ -51,6 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(str(exc), file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader closed the pipe (`hwsim ... | head`): not an error. Point stdout at /dev/null so
+        # that Python's exit-time flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("hwsim: interrupted", file=sys.stderr)
         return 130
