@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from hwsim.errors import InputError, Problem
@@ -60,8 +61,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         'or names. A good file gets an "ok" line; a bad one gets one line per problem, naming the '
         "file, the key, what was expected and what was found. The exit status is 1 when any file is bad.",
     )
-    check.add_argument("files", nargs="+", metavar="FILE", help="A path to a hardware YAML file.")
+    check.add_argument(
+        "files", nargs="+", metavar="FILE", help="A path to a hardware or calibration YAML file."
+    )
     check.set_defaults(func=_check)
+
+
+def _check_calibration(path: Path) -> str | None:
+    """Validate a calibration file of the catalogue (hardware_configs/calibrations/); None for other files."""
+    import yaml
+
+    from hwsim.cost.calibration import SCHEMA, load_calibration
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None  # check_file reports it, with the line number
+    if not (isinstance(data, dict) and data.get("schema") == SCHEMA):
+        return None
+    cal = load_calibration(path)
+    target = cal.applies_to_device or f"any {cal.applies_to_kind}"
+    return f"calibration {path.stem} for {target} ({'fitted' if cal.fitted else 'published defaults'})"
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -70,15 +90,13 @@ def _usage(parser: argparse.ArgumentParser) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from hwsim.hardware.loader import check_file
     from hwsim.yamlio import display_path
 
     problems: list[Problem] = []
     for name in args.files:
         try:
-            what = check_file(name)
+            what = _check_calibration(Path(name)) or check_file(name)
         except InputError as exc:
             problems.extend(exc.problems)
             continue

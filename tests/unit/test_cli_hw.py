@@ -75,3 +75,17 @@ def test_show_as_written_and_unknown_name() -> None:
 def test_hw_without_action_prints_help_and_exits_2() -> None:
     result = hwsim("hw")
     assert result.returncode == 2 and "list" in result.stdout and "check" in result.stdout
+
+
+def test_check_validates_calibration_files_too(tmp_path: Path) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "hardware_configs" / "calibrations" / "default-gpu.yaml"
+    good = hwsim("hw", "check", str(shipped))
+    assert good.returncode == 0 and "calibration default-gpu for any gpu (published defaults)" in good.stdout
+    bad = tmp_path / "cal.yaml"
+    bad.write_text(
+        "schema: hwsim.calibration/1\napplies_to: {kind: gpu}\nsources: [x]\nlaunch_overhead: 5\n"
+        "efficiency: {default: {default: {best: 0.5}}}\n"
+    )
+    result = hwsim("hw", "check", str(bad))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert 'launch_overhead: expected a time like "2 us", got 5 (a bare number has no unit)' in result.stderr
