@@ -23,17 +23,18 @@ from __future__ import annotations
 
 import functools
 import re
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from hwsim.cost.calibration import COMPUTE_CLASSES, Calibration, default_calibration
-from hwsim.cost.roofline import OpCost, Roofline
+from hwsim.cost.roofline import OpCosts, Roofline
 from hwsim.errors import InputError
 from hwsim.hardware.spec import Device, System, device_of
 from hwsim.ir import Graph
-from hwsim.schedule import Slot, schedule_stream
+from hwsim.schedule import Timeline, schedule
 
 __all__ = ["ESTIMATE_SCHEMA", "Estimate", "MemoryEstimate", "estimate"]
 
@@ -64,8 +65,8 @@ class Estimate:
     device: Device
     calibration: Calibration
     graph: Graph
-    op_costs: tuple[OpCost, ...]  # same order as graph.ops
-    slots: tuple[Slot, ...]  # each op's place on the device timeline, same order
+    costs: OpCosts  # kernel costs, arrays in graph order
+    timeline: Timeline  # each op's place on the device timeline, arrays in graph order
     launch_mode: str  # "sync", "async" or "graph" (hwsim.schedule)
     memory: MemoryEstimate
     model_flop: float
@@ -74,11 +75,21 @@ class Estimate:
 
     @property
     def step_time_s(self) -> float:
-        return self.slots[-1].end_s if self.slots else 0.0
+        return self.timeline.total_s
+
+    @property
+    def op_costs(self) -> OpCosts:
+        """Per-op costs; `op_costs[i]` is op i's OpCost."""
+        return self.costs
+
+    @property
+    def slots(self) -> Timeline:
+        """Per-op timeline; `slots[i]` is op i's Slot (start, end, wait for its launch)."""
+        return self.timeline
 
     def op_time_s(self, index: int) -> float:
         """What op `index` adds to the step: its kernel plus the wait for its launch."""
-        return self.op_costs[index].kernel_s + self.slots[index].waited_s
+        return float(self.costs.kernel_s[index] + self.timeline.waited_s[index])
 
     @property
     def tokens_per_s(self) -> float:
@@ -116,8 +127,9 @@ class Estimate:
     @property
     def out_of_range(self) -> tuple[int, float]:
         """Ops whose size lies outside the calibration's measured points, and their share of the time."""
-        times = [self.op_time_s(i) for i, c in enumerate(self.op_costs) if not c.in_range]
-        return len(times), sum(times) / self.step_time_s
+        outside = ~self.costs.in_range
+        times = (self.costs.kernel_s + self.timeline.waited_s)[outside]
+        return int(outside.sum()), float(times.sum()) / self.step_time_s
 
     def to_json(self) -> dict[str, Any]:
         """The stable `hwsim.estimate/1` document (README, "Estimate JSON")."""
@@ -206,23 +218,22 @@ def estimate(
             f'"{calibration.applies_to_kind}"',
             "a calibration applies only to devices of its kind",
         )
-    roofline = Roofline(device, calibration)
-    costs = tuple(roofline(op) for op in graph.ops)
+    costs = Roofline(device, calibration).costs(graph.ops)
     mode = launch_mode(graph, device)
-    slots = schedule_stream([c.kernel_s for c in costs], calibration.launch_overhead, mode)
-    breakdown: dict[str, dict[str, float]] = {
-        k: defaultdict(float) for k in ("phase", "op_class", "module", "bound")
+    kernel_s = costs.kernel_s
+    timeline = schedule(kernel_s, calibration.launch_overhead, mode)
+    op_s = kernel_s + timeline.waited_s
+    compute_bound = costs.compute_bound
+    breakdown = {
+        "phase": _sum_by([op.phase for op in graph.ops], op_s),
+        "op_class": _sum_by([op.op_class for op in graph.ops], op_s),
+        "module": _sum_by([module_of(op.scope) for op in graph.ops], op_s),
+        "bound": {
+            "compute": float(kernel_s[compute_bound].sum()),
+            "memory": float(kernel_s[~compute_bound].sum()),
+            "overhead": float(timeline.waited_s.sum()),
+        },
     }
-    by_phase, by_class, by_module, by_bound = (breakdown[k] for k in ("phase", "op_class", "module", "bound"))
-    waited = 0.0
-    for op, cost, slot in zip(graph.ops, costs, slots, strict=True):
-        t = cost.kernel_s + slot.waited_s
-        by_phase[op.phase] += t
-        by_class[op.op_class] += t
-        by_module[module_of(op.scope)] += t
-        by_bound[cost.bound] += cost.kernel_s
-        waited += slot.waited_s
-    by_bound["overhead"] += waited
     model_flop = sum(
         op.flop for op in graph.ops if op.op_class in COMPUTE_CLASSES and not op.attrs.get("recompute", False)
     )
@@ -239,11 +250,21 @@ def estimate(
         device=device,
         calibration=calibration,
         graph=graph,
-        op_costs=costs,
-        slots=slots,
+        costs=costs,
+        timeline=timeline,
         launch_mode=mode,
         memory=memory,
         model_flop=model_flop,
         hardware_flop=hardware_flop,
-        time_breakdown_s={k: dict(v) for k, v in breakdown.items()},
+        time_breakdown_s=breakdown,
     )
+
+
+def _sum_by(labels: list[str], values: np.ndarray) -> dict[str, float]:
+    """Sum of `values` per label, labels in order of first appearance."""
+    codes: dict[str, int] = {}
+    index = np.fromiter(
+        (codes.setdefault(label, len(codes)) for label in labels), dtype=np.int64, count=len(labels)
+    )
+    sums = np.bincount(index, weights=values, minlength=len(codes))
+    return {label: float(sums[code]) for label, code in codes.items()}

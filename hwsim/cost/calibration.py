@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from hwsim.errors import InputError, Problems, shown
 from hwsim.ir import OP_CLASSES
 from hwsim.resources import catalogue_dir, find_by_stem
@@ -68,6 +70,18 @@ class Curve:
     def covers(self, ideal_s: float) -> bool:
         return self.points[0][0] <= ideal_s <= self.points[-1][0]
 
+    def many(self, ideal_s: np.ndarray) -> np.ndarray:
+        """The curve at many sizes at once (np.interp is flat beyond the end points, like __call__)."""
+        xs = np.log10([x for x, _ in self.points])
+        ys = np.array([y for _, y in self.points])
+        return np.interp(np.log10(np.maximum(ideal_s, 1e-300)), xs, ys)
+
+    def covers_many(self, ideal_s: np.ndarray) -> np.ndarray:
+        """Whether each size lies inside the measured points; a one-point curve has no range to leave."""
+        if len(self.points) < 2:
+            return np.ones(len(ideal_s), dtype=bool)
+        return (ideal_s >= self.points[0][0]) & (ideal_s <= self.points[-1][0])
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ClassEfficiency:
@@ -76,6 +90,9 @@ class ClassEfficiency:
 
     def __call__(self, ideal_s: float) -> float:
         return self.best * self.curve(ideal_s)
+
+    def many(self, ideal_s: np.ndarray) -> np.ndarray:
+        return self.best * self.curve.many(ideal_s)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,8 +1,11 @@
 """hwsim.schedule: kernels behind the host that launches them, checked by hand."""
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from hwsim.schedule import schedule_stream
+from hwsim.schedule import schedule, schedule_stream
 
 
 def test_sync_pays_every_dispatch() -> None:
@@ -32,3 +35,27 @@ def test_graph_launches_once() -> None:
 def test_unknown_mode() -> None:
     with pytest.raises(ValueError):
         schedule_stream([1.0], 1.0, "later")
+
+
+@given(
+    kernels=st.lists(st.floats(min_value=0.0, max_value=1e-3), min_size=1, max_size=60),
+    overhead=st.floats(min_value=0.0, max_value=1e-4),
+    mode=st.sampled_from(["sync", "async", "graph"]),
+)
+def test_closed_form_equals_the_step_by_step_recurrence(
+    kernels: list[float], overhead: float, mode: str
+) -> None:
+    end, issue, ends = 0.0, (overhead if mode == "graph" else 0.0), []
+    for k in kernels:
+        if mode == "sync":
+            start = end + overhead
+        elif mode == "async":
+            issue += overhead
+            start = max(end, issue)
+        else:
+            start = max(end, issue)
+        end = start + k
+        ends.append(end)
+    timeline = schedule(np.array(kernels), overhead, mode)
+    assert np.allclose(timeline.end_s, ends, rtol=1e-9, atol=1e-15)
+    assert np.all(timeline.waited_s >= -1e-15)
