@@ -52,6 +52,7 @@ from typing import Any
 from hwsim.calibrate.device import HostInfo
 from hwsim.calibrate.results import MICRO, read_rows
 from hwsim.errors import InputError
+from hwsim.fileio import write_text_atomic
 from hwsim.units import format_quantity, parse_quantity
 from hwsim.yamlio import display_path
 
@@ -341,21 +342,6 @@ def device_yaml(fit: Fit, host: HostInfo, *, command: str, measurements: str) ->
     return "\n".join(lines) + "\n"
 
 
-def _write_text(path: Path, text: str) -> None:
-    if path.is_dir():
-        raise InputError.one(display_path(path), "", "a file path for the output", "a directory")
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError.one(
-            display_path(path), "", "a writable file path", exc.strerror or type(exc).__name__
-        ) from None
-
-
 def write_fit(
     folder: Path, host: HostInfo, *, calibration_path: Path, device_path: Path, command: str
 ) -> Fit:
@@ -363,8 +349,8 @@ def write_fit(
     csv_path = folder / "micro.csv"
     fit = fit_rows(read_rows(csv_path, MICRO), where=display_path(csv_path))
     measurements = display_path(folder)
-    _write_text(device_path, device_yaml(fit, host, command=command, measurements=measurements))
-    _write_text(
+    write_text_atomic(device_path, device_yaml(fit, host, command=command, measurements=measurements))
+    write_text_atomic(
         calibration_path,
         calibration_yaml(fit, host, device_stem=device_path.stem, command=command, measurements=measurements),
     )

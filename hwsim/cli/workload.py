@@ -144,18 +144,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write atomically: a failure part-way leaves any earlier file untouched."""
-    from hwsim.errors import InputError
+    from hwsim.fileio import write_text_atomic
 
-    if path.is_dir():
-        raise InputError.one(str(path), "", "a file path for the output", "a directory")
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputError.one(
-            str(path), "", "a writable file path", exc.strerror or type(exc).__name__
-        ) from None
+    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
     print(f"wrote {path}", file=sys.stderr)
