@@ -17,7 +17,7 @@ from hwsim import __version__
 from hwsim.errors import HwsimError
 
 # Command-group modules, in the order their commands appear in --help.
-_GROUPS = ("hwsim.cli.hw", "hwsim.cli.workload", "hwsim.cli.calibrate")
+_GROUPS = ("hwsim.cli.hw", "hwsim.cli.workload", "hwsim.cli.calibrate", "hwsim.cli.validate")
 
 
 def build_parser() -> argparse.ArgumentParser:
