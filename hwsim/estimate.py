@@ -25,6 +25,7 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from hwsim.errors import InputError
 from hwsim.hardware.spec import Device, System, device_of
 from hwsim.ir import Graph
 from hwsim.schedule import Timeline, schedule
+from hwsim.yamlio import display_path
 
 __all__ = ["ESTIMATE_SCHEMA", "Estimate", "MemoryEstimate", "estimate"]
 
@@ -212,7 +214,7 @@ def estimate(
     calibration = calibration or default_calibration(device.name, device.kind)
     if calibration.applies_to_kind != device.kind:
         raise InputError.one(
-            calibration.path,
+            display_path(Path(calibration.path)),
             "applies_to.kind",
             f"a calibration for a {device.kind} (the device {device.name})",
             f'"{calibration.applies_to_kind}"',

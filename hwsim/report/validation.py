@@ -24,6 +24,7 @@ from typing import Any
 from rich.table import Table
 
 from hwsim.calibrate.validate import DEFINITIONS, Validation
+from hwsim.fileio import write_text_atomic
 from hwsim.units import format_quantity
 
 __all__ = ["report_stem", "reproduce_command", "validation_csv", "validation_markdown", "validation_tables",
@@ -287,20 +288,14 @@ def validation_tables(v: Validation) -> list[Table]:
     return tables
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def write_validation(v: Validation, folder: Path) -> list[Path]:
     """Write <stem>.md, .csv and .json into `folder`, then rewrite folder/index.md; returns the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = report_stem(v)
     paths = [folder / f"{stem}.md", folder / f"{stem}.csv", folder / f"{stem}.json"]
-    _write(paths[0], validation_markdown(v))
-    _write(paths[1], validation_csv(v))
-    _write(paths[2], json.dumps(v.to_json(), indent=1) + "\n")
+    write_text_atomic(paths[0], validation_markdown(v))
+    write_text_atomic(paths[1], validation_csv(v))
+    write_text_atomic(paths[2], json.dumps(v.to_json(), indent=1) + "\n")
     paths.append(write_index(folder))
     return paths
 
@@ -341,5 +336,5 @@ def write_index(folder: Path) -> Path:
         "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|", *rows,
     ])  # fmt: skip
     path = folder / "index.md"
-    _write(path, text + "\n")
+    write_text_atomic(path, text + "\n")
     return path
