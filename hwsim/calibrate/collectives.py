@@ -114,7 +114,7 @@ def _worker(
     import torch
     import torch.distributed as dist
 
-    from hwsim.calibrate.microbench import _error_text, _torch_dtype
+    from hwsim.calibrate.microbench import error_text, torch_dtype
 
     torch.set_num_threads(threads)
     dev = "cpu"
@@ -150,9 +150,9 @@ def _worker(
             times = torch.zeros(reps, dtype=torch.float64, device=dev)
             fn = None
             try:  # allocate first: an out-of-memory on one rank must not leave the other inside a collective
-                fn = _ops(item.collective, item.bytes, world, _torch_dtype(item.dtype), dev)
+                fn = _ops(item.collective, item.bytes, world, torch_dtype(item.dtype), dev)
             except Exception as exc:  # noqa: BLE001 - recorded, and the ranks move on together
-                row["error"] = _error_text(exc)
+                row["error"] = error_text(exc)
             ok = agree(fn is not None)
             if ok:
                 try:
@@ -166,7 +166,7 @@ def _worker(
                         sync()
                         times[i] = time.perf_counter() - t0
                 except Exception as exc:  # noqa: BLE001
-                    row["error"] = _error_text(exc)
+                    row["error"] = error_text(exc)
                 ok = agree(not row.get("error"))
             dist.all_reduce(times, op=dist.ReduceOp.MAX)
             del fn

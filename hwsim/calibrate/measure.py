@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.calibrate.device import HostInfo, describe_host
-from hwsim.calibrate.microbench import MIN_REPS, _error_text
+from hwsim.calibrate.microbench import MIN_REPS, error_text
 from hwsim.calibrate.results import RowWriter, Table, check_host, read_rows
 from hwsim.errors import InputError
 from hwsim.yamlio import display_path
@@ -207,7 +207,7 @@ def _op_timer(clock: Any, hook: OpHook | None, timing: bool) -> Any:
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils._pytree import tree_leaves
 
-    from hwsim.trace.recorder import _SKIP
+    from hwsim.trace.recorder import SKIPPED_TARGETS
 
     class _OpTimer(TorchDispatchMode):
         """Times every ATen call the recorder would keep; a call that raises is recorded and replaced."""
@@ -219,7 +219,7 @@ def _op_timer(clock: Any, hook: OpHook | None, timing: bool) -> Any:
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
             kwargs = kwargs or {}
-            if func in _SKIP or func.namespace == "profiler" or func.is_view:
+            if func in SKIPPED_TARGETS or func.namespace == "profiler" or func.is_view:
                 return func(*args, **kwargs)
             target = str(func)
             shapes = tuple(tuple(t.shape) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor))
@@ -230,7 +230,7 @@ def _op_timer(clock: Any, hook: OpHook | None, timing: bool) -> Any:
                 out = func(*args, **kwargs)
                 value = clock.stop(token) if timing else None
             except Exception as exc:  # noqa: BLE001 - one failing op is recorded; the step goes on
-                self.calls.append((target, shapes, None, _error_text(exc)))
+                self.calls.append((target, shapes, None, error_text(exc)))
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
                 return _substitute(func, args, kwargs)
@@ -281,7 +281,7 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - e.g. the weights do not fit in the device's memory
             raise InputError.one(
                 workload.where, "model", f"a model that can be built on {device}", "one that fails",
-                _error_text(exc),
+                error_text(exc),
             ) from None  # fmt: skip
 
     def reset(self) -> None:
@@ -336,7 +336,7 @@ def _time_step(run: _Run, clock: Any, reps: int, warmup: int) -> tuple[list[floa
             times.append(clock.seconds(value))
             clock.reset()
     except Exception as exc:  # noqa: BLE001 - the step fails end to end: recorded, per-op timing goes on
-        return [], _error_text(exc)
+        return [], error_text(exc)
     return times, ""
 
 
@@ -385,10 +385,10 @@ def _bench(kind: str, dtype: str, shape: tuple[int, ...], device: str, reps: int
     """A calibration microbenchmark timed as hwsim.calibrate.microbench times it: (name, [min, median])."""
     import torch
 
-    from hwsim.calibrate.microbench import KERNELS, Bench, _torch_dtype, time_calls
+    from hwsim.calibrate.microbench import KERNELS, Bench, time_calls, torch_dtype
 
     name = f"{kind} {dtype} {Bench(kind=kind, dtype=dtype, shape=shape).shape_text}"
-    fn = KERNELS[kind].build(shape, _torch_dtype(dtype), device)
+    fn = KERNELS[kind].build(shape, torch_dtype(dtype), device)
     with torch.no_grad():
         best, median, _ = time_calls(fn, device=device, reps=reps)  # at least microbench.MIN_REPS
     return name, [best, median]

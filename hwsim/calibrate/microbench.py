@@ -52,7 +52,17 @@ from typing import Any
 
 from hwsim.calibrate.results import MICRO, RowWriter, read_rows
 
-__all__ = ["KERNELS", "Bench", "Kernel", "SweepResult", "default_sweep", "run_sweep", "time_calls"]
+__all__ = [
+    "KERNELS",
+    "Bench",
+    "Kernel",
+    "SweepResult",
+    "default_sweep",
+    "error_text",
+    "run_sweep",
+    "time_calls",
+    "torch_dtype",
+]
 
 # Element sizes of the dtypes benchmarked (tf32 is fp32 storage with TF32 tensor-core maths on CUDA).
 ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}
@@ -61,7 +71,7 @@ MAX_CALLS = 10_000  # cap on calls per repetition (a launch-sized op reaches the
 ERROR_CHARS = 300  # keep failure text short enough for a CSV cell
 
 
-def _torch_dtype(name: str):
+def torch_dtype(name: str):
     import torch
 
     return {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
@@ -294,7 +304,7 @@ class SweepResult:
     rows: list[dict[str, Any]] = field(default_factory=list)  # every row of the file after the run
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     text = f"{type(exc).__name__}: {lines[0] if lines else ''}".strip().rstrip(":")
     return text[:ERROR_CHARS]
@@ -315,14 +325,14 @@ def _measure(
         row["flop"], row["bytes"] = kernel.counts(bench.shape, ELEMENT_BYTES.get(bench.dtype, 0))
         if device == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = bench.dtype == "tf32"
-        fn = kernel.build(bench.shape, _torch_dtype(bench.dtype), device)
+        fn = kernel.build(bench.shape, torch_dtype(bench.dtype), device)
         with torch.no_grad():
             row["min_s"], row["median_s"], row["calls"] = time_calls(
                 fn, device=device, reps=reps, warmup=warmup, target_s=target_s
             )
         row["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure of one op is recorded and the sweep goes on
-        row["error"] = _error_text(exc)
+        row["error"] = error_text(exc)
     finally:
         del fn
         if device == "cuda":

@@ -36,7 +36,7 @@ from torch.utils._pytree import tree_leaves
 from hwsim.ir import TensorMeta
 from hwsim.trace.rules import Call, evaluate
 
-__all__ = ["Rec", "Recorder", "dtype_name"]
+__all__ = ["SKIPPED_TARGETS", "Rec", "Recorder", "dtype_name"]
 
 _DTYPES = {
     torch.float64: "fp64",
@@ -57,7 +57,7 @@ _DTYPES = {
 _LAYER = re.compile(r"^layers\.(\d+)(?:\.|$)")
 aten = torch.ops.aten
 # Ops that cost nothing and carry no data of their own.
-_SKIP = {
+SKIPPED_TARGETS = {
     aten.detach.default,
     aten.alias.default,
     aten.lift_fresh.default,
@@ -122,7 +122,7 @@ class _Dispatch(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
         kwargs = kwargs or {}
-        if func in _SKIP or func.namespace == "profiler":
+        if func in SKIPPED_TARGETS or func.namespace == "profiler":
             if func is aten._local_scalar_dense.default and args[0].device.type == "meta":
                 return False if args[0].dtype == torch.bool else 0  # a fixed answer for data-dependent code
             out = func(*args, **kwargs)
