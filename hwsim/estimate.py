@@ -74,6 +74,7 @@ class Estimate:
     model_flop: float
     hardware_flop: float
     time_breakdown_s: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    eager_overhead_s: float = 0.0  # host time per op outside the op (Python, autograd); 0 when captured
 
     @property
     def step_time_s(self) -> float:
@@ -90,8 +91,15 @@ class Estimate:
         return self.timeline
 
     def op_time_s(self, index: int) -> float:
-        """What op `index` adds to the step: its kernel plus the wait for its launch."""
-        return float(self.costs.kernel_s[index] + self.timeline.waited_s[index])
+        """What op `index` adds to the step: its kernel plus the wait for its launch, less the eager
+        framework time before it (which belongs to no op: `framework_s`)."""
+        waited = float(self.timeline.waited_s[index])
+        return float(self.costs.kernel_s[index]) + waited - min(waited, self.eager_overhead_s)
+
+    @property
+    def framework_s(self) -> float:
+        """Device time spent waiting on the eager framework between ops (Python, autograd), in total."""
+        return float(np.minimum(self.timeline.waited_s, self.eager_overhead_s).sum())
 
     @property
     def tokens_per_s(self) -> float:
@@ -150,6 +158,7 @@ class Estimate:
                 "time_share_outside_range": share_out,
             },
             "launch_mode": self.launch_mode,
+            "eager_overhead_s": self.eager_overhead_s,
             "step_time_s": self.step_time_s,
             "tokens_per_step": self.graph.tokens,
             "tokens_per_s": self.tokens_per_s,
@@ -223,8 +232,10 @@ def estimate(
     costs = Roofline(device, calibration).costs(graph.ops)
     mode = launch_mode(graph, device)
     kernel_s = costs.kernel_s
-    timeline = schedule(kernel_s, calibration.launch_overhead, mode)
+    eager = 0.0 if mode == "graph" else calibration.eager_overhead_s(graph.mode)
+    timeline = schedule(kernel_s, calibration.launch_overhead + eager, mode)
     op_s = kernel_s + timeline.waited_s
+    framework = np.minimum(timeline.waited_s, eager)
     compute_bound = costs.compute_bound
     breakdown = {
         "phase": _sum_by([op.phase for op in graph.ops], op_s),
@@ -233,7 +244,8 @@ def estimate(
         "bound": {
             "compute": float(kernel_s[compute_bound].sum()),
             "memory": float(kernel_s[~compute_bound].sum()),
-            "overhead": float(timeline.waited_s.sum()),
+            "overhead": float((timeline.waited_s - framework).sum()),
+            "framework": float(framework.sum()),
         },
     }
     model_flop = sum(
@@ -259,6 +271,7 @@ def estimate(
         model_flop=model_flop,
         hardware_flop=hardware_flop,
         time_breakdown_s=breakdown,
+        eager_overhead_s=eager,
     )
 
 

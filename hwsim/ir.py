@@ -18,6 +18,7 @@ from typing import Any
 
 __all__ = [
     "DTYPE_BYTES",
+    "LOWERED_TARGETS",
     "OP_CLASSES",
     "PHASES",
     "Graph",
@@ -30,6 +31,10 @@ __all__ = [
 SCHEMA = "hwsim.graph/1"
 
 PHASES: tuple[str, ...] = ("fwd", "bwd", "optim")
+
+# Fused custom ops whose graph op also carries attrs["passes"]: the ATen passes their eager code runs
+# where no fused kernel exists (hwsim.trace.lowering); a calibration's `unfused_ops` names them.
+LOWERED_TARGETS: tuple[str, ...] = ("hwsim.rms_norm.default", "hwsim.rms_norm_backward.default")
 
 # Op classes: what kind of kernel an op is, which decides its efficiency curve.
 #   matmul      dense GEMM / batched GEMM (tensor cores)           compute-bound when large

@@ -25,10 +25,17 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
         curve    = achieved / best (capped at 1) against ideal, sorted by ideal, points of equal
                    ideal averaged, then made non-decreasing by pool-adjacent-violators (isotonic
                    regression, least squares, equal weights), as in default-gpu.yaml.
+    Attention backward rows fit `attention_bwd`. A GEMM or decode-attention row the roofline calls
+    memory-bound (bytes / bandwidth > flop / peak: a skinny decode GEMM, one-query attention) says
+    nothing about compute efficiency: it fits `matmul_memory` / `attention_memory`, the bandwidth
+    fraction of the memory term, with ideal = bytes / bandwidth (ROUTED_BY_ROOFLINE says why causal
+    attention is not routed so).
+    eager_overhead[train | inference] = min over the eager_train / eager_infer rows (seconds per op
+    of a module chain run eagerly, hwsim.calibrate.eager) - launch_overhead, floored at 0.
+    unfused_ops: the zoo's custom ops whose real implementation runs as separate ATen passes on the
+    measured device (hwsim.ir.LOWERED_TARGETS: RMS norm, plain torch math on CPU and CUDA alike).
     Rows left out of the curve, and why: an op whose min time is under OVERHEAD_DOMINATED x the launch
-    overhead (the subtraction leaves mostly noise); a GEMM the roofline already calls memory-bound
-    (bytes / bandwidth > flop / peak: its rate says nothing about compute efficiency); a dtype with no
-    GEMM peak.
+    overhead (the subtraction leaves mostly noise); a dtype with no GEMM peak.
     Why memory-bound classes take `best` from their largest op and not their fastest: mid-sized ops
     that fit in a cache beat the DRAM copy roof (a 64 KiB add ran at 5x the 64 MiB copy rate on one
     Xeon core), so the max would describe the cache, and pooling the cache points with the slower
@@ -53,6 +60,7 @@ from hwsim.calibrate.device import HostInfo
 from hwsim.calibrate.results import MICRO, read_rows
 from hwsim.errors import InputError
 from hwsim.fileio import write_text_atomic
+from hwsim.ir import LOWERED_TARGETS
 from hwsim.units import format_quantity, parse_quantity
 from hwsim.yamlio import display_path
 
@@ -72,7 +80,21 @@ __all__ = [
 # A row whose min time is below this multiple of the launch overhead is mostly overhead: after
 # subtracting the overhead what is left is as much noise as work, so it is kept out of the curves.
 OVERHEAD_DOMINATED = 2.0
-COMPUTE_KINDS = ("gemm", "attention")
+# Compute kinds and the efficiency key their rows fit; a row the roofline calls memory-bound
+# (bytes / bandwidth > FLOP / peak: a skinny GEMM, one-query attention) fits `<class>_memory` instead.
+COMPUTE_KEY_OF_KIND = {
+    "gemm": "matmul",
+    "attention": "attention",
+    "attention_bwd": "attention_bwd",
+    "attention_decode": "attention",
+}
+# Kinds whose memory-bound rows fit `<class>_memory`. Causal attention (forward, backward) always fits
+# its compute curve: on a host whose DRAM roof is low, small attention is "memory-bound" by bytes /
+# bandwidth yet runs slower than that bound (its time is the kernel's own fixed cost), so its compute
+# curve carries it and the memory term (fitted on decode attention) stays below.
+ROUTED_BY_ROOFLINE = ("gemm", "attention_decode")
+COMPUTE_ROOF_KEYS = ("matmul", "attention", "attention_bwd")  # fractions of the peak FLOP/s
+EAGER_MODE_OF_KIND = {"eager_train": "train", "eager_infer": "inference"}
 MEMORY_CLASS_OF_KIND = {
     "copy": "copy",
     "add": "elementwise",
@@ -103,6 +125,7 @@ class Roofs:
     peaks: dict[str, float]
     bandwidth: float
     launch_overhead: float
+    eager_overhead: dict[str, float] = field(default_factory=dict)  # "train"/"inference" -> s per op
     notes: dict[str, str] = field(default_factory=dict)  # roof name -> the row it came from
 
 
@@ -155,9 +178,22 @@ def _roofs(rows: list[dict[str, Any]], where: str) -> Roofs:
     launches = [r["min_s"] for r in ok if r["kind"] == "launch"]
     overhead = min(launches) if launches else 0.0
     notes["launch_overhead"] = "launch (one-element add)" if launches else "no successful launch row: 0"
+    eager: dict[str, float] = {}
+    for r in ok:  # per-op time of an eager module chain, less the dispatch the launch row measures
+        if r["kind"] in EAGER_MODE_OF_KIND:
+            mode = EAGER_MODE_OF_KIND[r["kind"]]
+            value = _sig(max(0.0, r["min_s"] - overhead), CURVE_DIGITS)
+            eager[mode] = min(eager.get(mode, value), value)
+            notes[f"eager {mode}"] = f"{r['kind']} {r['dtype']} {r['shape']}"
     peaks = {dt: _written(p, "flop_rate")[1] for dt, p in peaks.items()}
     bandwidth = _written(copy["bytes"] / copy["min_s"], "byte_rate")[1]
-    return Roofs(peaks=peaks, bandwidth=bandwidth, launch_overhead=_sig(overhead, CURVE_DIGITS), notes=notes)
+    return Roofs(
+        peaks=peaks,
+        bandwidth=bandwidth,
+        launch_overhead=_sig(overhead, CURVE_DIGITS),
+        eager_overhead=eager,
+        notes=notes,
+    )
 
 
 def _entry(points: list[tuple[float, float]], *, memory: bool) -> Entry:
@@ -192,21 +228,18 @@ def fit_rows(rows: Iterable[dict[str, Any]], *, where: str = "<measurements>") -
     points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     left_out: dict[str, int] = defaultdict(int)
     for r in rows:
-        if r["status"] != "ok" or r["kind"] == "launch":
+        if r["status"] != "ok" or r["kind"] == "launch" or r["kind"] in EAGER_MODE_OF_KIND:
             continue
-        if r["kind"] in COMPUTE_KINDS:
+        if r["kind"] in COMPUTE_KEY_OF_KIND:
             peak = roofs.peaks.get(r["dtype"])
             if peak is None:
                 left_out[f"no gemm peak for {r['dtype']}"] += 1
                 continue
             ideal = r["flop"] / peak
-            op_class = "matmul" if r["kind"] == "gemm" else "attention"
-            if r["min_s"] < OVERHEAD_DOMINATED * overhead:
-                left_out["overhead-dominated"] += 1
-                continue
-            if r["kind"] == "gemm" and r["bytes"] / roofs.bandwidth > ideal:
-                left_out["gemm memory-bound by the roofline"] += 1
-                continue
+            op_class = COMPUTE_KEY_OF_KIND[r["kind"]]
+            if r["kind"] in ROUTED_BY_ROOFLINE and r["bytes"] / roofs.bandwidth > ideal:  # memory term
+                ideal = r["bytes"] / roofs.bandwidth
+                op_class = op_class.removesuffix("_bwd") + "_memory"
         elif r["kind"] in MEMORY_CLASS_OF_KIND:
             ideal = r["bytes"] / roofs.bandwidth
             op_class = MEMORY_CLASS_OF_KIND[r["kind"]]
@@ -219,7 +252,7 @@ def fit_rows(rows: Iterable[dict[str, Any]], *, where: str = "<measurements>") -
         points[(op_class, r["dtype"])].append((ideal, ideal / (r["min_s"] - overhead)))
     efficiency: dict[str, dict[str, Entry]] = defaultdict(dict)
     for (op_class, dtype), pts in sorted(points.items()):
-        efficiency[op_class][dtype] = _entry(pts, memory=op_class not in ("matmul", "attention"))
+        efficiency[op_class][dtype] = _entry(pts, memory=op_class not in COMPUTE_ROOF_KEYS)
     return Fit(roofs=roofs, efficiency=dict(efficiency), left_out=dict(left_out))
 
 
@@ -274,6 +307,20 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
     lines.append(
         f"launch_overhead: {format_quantity(fit.roofs.launch_overhead, 'time', digits=CURVE_DIGITS)}"
     )
+    if fit.roofs.eager_overhead:
+        eager = sorted(fit.roofs.eager_overhead)
+        rows_used = ", ".join(f"{m}: {fit.roofs.notes[f'eager {m}']}" for m in eager)
+        lines.append(f"# per-op time of an eager module chain less the launch overhead ({rows_used})")
+        lines.append(
+            "eager_overhead: {"
+            + ", ".join(
+                f"{m}: {format_quantity(t, 'time', digits=CURVE_DIGITS)}"
+                for m, t in sorted(fit.roofs.eager_overhead.items())
+            )
+            + "}"
+        )
+    lines.append("# the zoo's RMS norm runs as its ATen passes here (no fused kernel; hwsim.trace.lowering)")
+    lines.append("unfused_ops: [" + ", ".join(LOWERED_TARGETS) + "]")
     if fit.left_out:
         lines.append(
             "# rows left out of the curves: " + ", ".join(f"{k} {v}" for k, v in sorted(fit.left_out.items()))
@@ -291,7 +338,7 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
         )
     for op_class in [*sorted(classes), "default"]:
         by_dtype = classes[fallback if op_class == "default" else op_class]
-        roof = "peak FLOP/s of its dtype" if op_class in ("matmul", "attention") else "memory bandwidth"
+        roof = "peak FLOP/s of its dtype" if op_class in COMPUTE_ROOF_KEYS else "memory bandwidth"
         lines.append(f"  {op_class}:" + (f"  # as {fallback}" if op_class == "default" else ""))
         first = _default_dtype(by_dtype, host.device)
         for dtype in [first, *sorted(d for d in by_dtype if d != first)]:
@@ -366,6 +413,11 @@ def describe_fit(fit: Fit) -> list[str]:
         f"memory bandwidth {format_quantity(roofs.bandwidth, 'byte_rate')}, "
         f"launch overhead {format_quantity(roofs.launch_overhead, 'time')}",
     ]
+    if roofs.eager_overhead:
+        lines.append(
+            "eager framework overhead per op: "
+            + ", ".join(f"{m} {format_quantity(t, 'time')}" for m, t in sorted(roofs.eager_overhead.items()))
+        )
     for op_class, by_dtype in sorted(fit.efficiency.items()):
         lines.append(
             f"{op_class}: "

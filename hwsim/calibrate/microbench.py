@@ -14,7 +14,7 @@ kernels, including the launch gaps eager execution leaves between them.
 
 FLOP and bytes per call (e = bytes per element; a multiply-add is 2 FLOP; bytes are what must move
 to and from memory when nothing is on chip, as in hwsim.ir):
-    gemm       (m, n, k)     C = A @ B, A m x k, B k x n    flop 2mnk             bytes (mk + kn + mn) e
+    gemm       (m, n, k)     C = A @ B, A m x k, B = W^T    flop 2mnk             bytes (mk + kn + mn) e
     attention  (b, h, s, d)  fused causal SDPA forward      flop 2bhd s(s+1)      bytes 4bhsd e
                QK^T and PV are 2 FLOP per (query, key, channel) each, 4bhd per (query, key) pair; a
                causal mask keeps the s(s+1)/2 pairs with key <= query (the s^2/2 triangle plus the
@@ -31,7 +31,13 @@ to and from memory when nothing is on chip, as in hwsim.ir):
                (square 1, sum 1, scale by 1/rms 1, by weight 1 per element). On the CPU, torch 2.13
                runs F.rms_norm as six ATen ops (pow, mean, add, rsqrt, mul, mul), as the zoo's
                hwsim::rms_norm does when it runs for real; the row times them as one norm op.
+    attention_bwd    (b, h, s, d)  its backward kernel  flop 5bhd s(s+1)      bytes 8bhsd e
+               (five GEMMs over the pairs, as hwsim.trace.rules: 2bh pairs (3d + 2d); reads dO, q,
+               k, v, O, writes dq, dk, dv)
+    attention_decode (b, h, kv, d) one query per sequence, no mask   flop 4bh kv d   bytes (2bhd + 2bh kv d) e
     launch     (1,)          a one-element add: the per-op dispatch (CPU) or launch (CUDA) cost
+    eager_train, eager_infer (width, tokens)  a chain of small modules run eagerly, training step or
+               no-grad forward; the row is seconds per ATen op (hwsim.calibrate.eager)
 The memory-bound FLOP counts follow hwsim.trace.rules and are for the record only; the fit uses bytes
 for those classes. Small per-row outputs (the fp32 logsumexp of attention, layer norm's mean and
 1/std: 1/d and 1/c of the bytes) are not counted.
@@ -50,6 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hwsim.calibrate.eager import EAGER_KINDS, build_eager
 from hwsim.calibrate.results import MICRO, RowWriter, read_rows
 
 __all__ = [
@@ -120,7 +127,10 @@ def _gemm(shape, dtype, device):
     import torch
 
     m, n, k = shape
-    a, b, c = _rand((m, k), dtype, device), _rand((k, n), dtype, device), _rand((m, n), dtype, device)
+    # B is a transposed [n, k] weight, the layout nn.Linear's forward hands to the GEMM (x @ W^T):
+    # a skinny (decode) GEMM streams it, and the streaming rate depends on the layout.
+    a, w, c = _rand((m, k), dtype, device), _rand((n, k), dtype, device), _rand((m, n), dtype, device)
+    b = w.t()
     return lambda: torch.mm(a, b, out=c)
 
 
@@ -135,6 +145,35 @@ def _attention(shape, dtype, device):
         else torch.ops.aten._scaled_dot_product_flash_attention
     )
     return lambda: op(q, k, v, 0.0, True)
+
+
+def _attention_backward(shape, dtype, device):
+    """The fused causal attention backward kernel alone, on the forward's own output and logsumexp."""
+    import torch
+
+    q, k, v, grad = (_rand(shape, dtype, device) for _ in range(4))
+    if device == "cpu":
+        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, True)
+        op = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
+        return lambda: op(grad, q, k, v, out, lse, 0.0, True)
+    forward = torch.ops.aten._scaled_dot_product_flash_attention
+    out, lse, cum_q, cum_k, max_q, max_k, seed, offset, _ = forward(q, k, v, 0.0, True)
+    op = torch.ops.aten._scaled_dot_product_flash_attention_backward
+    return lambda: op(grad, q, k, v, out, lse, cum_q, cum_k, max_q, max_k, 0.0, True, seed, offset)
+
+
+def _attention_decode(shape, dtype, device):
+    """One new query per sequence against a KV cache of `kv` positions (no mask), as decode runs it."""
+    import torch
+
+    b, h, kv, d = shape
+    q, k, v = _rand((b, h, 1, d), dtype, device), _rand(shape, dtype, device), _rand(shape, dtype, device)
+    op = (
+        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+        if device == "cpu"
+        else torch.ops.aten._scaled_dot_product_flash_attention
+    )
+    return lambda: op(q, k, v, 0.0, False)
 
 
 def _copy(shape, dtype, device):
@@ -187,9 +226,26 @@ def _attention_counts(s: tuple[int, ...], e: int) -> tuple[float, float]:
     return 2.0 * b * h * d * q * (q + 1), 4.0 * b * h * q * d * e
 
 
+def _attention_backward_counts(s: tuple[int, ...], e: int) -> tuple[float, float]:
+    # Five GEMMs over the causal pairs (hwsim.trace.rules); reads dO, q, k, v, O, writes dq, dk, dv.
+    b, h, q, d = s
+    return 5.0 * b * h * d * q * (q + 1), 8.0 * b * h * q * d * e
+
+
+def _attention_decode_counts(s: tuple[int, ...], e: int) -> tuple[float, float]:
+    b, h, kv, d = s  # QK^T and PV over kv keys for one query; reads q, K, V, writes o
+    return 4.0 * b * h * kv * d, (2.0 * b * h * d + 2.0 * b * h * kv * d) * e
+
+
 KERNELS: dict[str, Kernel] = {
     "gemm": Kernel(op_class="matmul", build=_gemm, counts=_gemm_counts),
     "attention": Kernel(op_class="attention", build=_attention, counts=_attention_counts),
+    "attention_bwd": Kernel(op_class="attention", build=_attention_backward,
+                            counts=_attention_backward_counts),
+    "attention_decode": Kernel(op_class="attention", build=_attention_decode,
+                               counts=_attention_decode_counts),
+    **{kind: Kernel(op_class="host", build=build_eager(kind), counts=lambda s, e: (0.0, 0.0))
+       for kind in EAGER_KINDS},
     "copy": Kernel(op_class="copy", build=_copy, counts=lambda s, e: (0.0, 2.0 * _n(s) * e)),
     "add": Kernel(op_class="elementwise", build=_add, counts=lambda s, e: (float(_n(s)), 3.0 * _n(s) * e)),
     "softmax": Kernel(op_class="softmax", build=_softmax, counts=lambda s, e: (5.0 * _n(s), 2.0 * _n(s) * e)),
@@ -206,41 +262,53 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
     """The benchmarks `hwsim calibrate` runs: sizes from launch-bound to roof-bound on each device.
 
     CPU sizes reach a 4096^3 GEMM and 256 MiB fp32 tensors (past any cache a shared host gives one
-    core); CUDA sizes reach 16384^3 and 4 GiB, well beyond an H200's 50 MiB L2. `quick` is a small sweep
-    for tests and CI (a few seconds on one CPU core).
+    core); CUDA sizes reach 16384^3 and 4 GiB, well beyond an H200's 50 MiB L2. Skinny GEMMs (m of 1
+    to 64 rows: decode) and one-query attention over a KV cache measure the memory-bound side of the
+    compute classes; attention runs forward and backward, from tens of tokens (head size 16 to 128) to
+    thousands. `quick` is a small sweep for tests and CI (a few seconds on one CPU core).
     """
+    eager = [("eager_train", (16, 8)), ("eager_infer", (16, 8))]  # (width, tokens): hwsim.calibrate.eager
     if device == "cpu":
         if quick:
-            gemm = {"fp32": [(n, n, n) for n in (64, 128, 256)], "bf16": [(n, n, n) for n in (64, 128)]}
+            gemm = {"fp32": [(n, n, n) for n in (64, 128, 256)] + [(8, 256, 256)],
+                    "bf16": [(n, n, n) for n in (64, 128)]}  # fmt: skip
             mem_dtypes, rows, cols = ("fp32",), (1, 16, 256), 1024
             attn = {"fp32": [(1, 2, s, 64) for s in (64, 128)]}
+            attn_bwd = {"fp32": [(1, 2, 64, 64)]}
+            decode = {"fp32": [(1, 2, 64, 64)]}
         else:
             squares = [(n, n, n) for n in (32, 64, 128, 256, 512, 1024, 2048, 4096)]
-            llm = [
-                (128, 4096, 4096),
-                (2048, 1024, 4096),
-                (4096, 4096, 128),
-            ]  # linear layers, small/large batch
-            gemm = {"fp32": squares + llm, "bf16": squares + llm}
+            llm = [(128, 4096, 4096), (2048, 1024, 4096), (4096, 4096, 128)]  # linear layers
+            skinny = [(m, n, n) for n in (1024, 4096) for m in (1, 8, 32)]  # decode: m = batch
+            gemm = {"fp32": squares + llm + skinny, "bf16": squares + llm + skinny}
             mem_dtypes, rows, cols = ("fp32", "bf16"), (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536), 1024
-            attn = {
-                dt: [(1, 4, s, 128) for s in (128, 256, 512, 1024, 2048, 4096)] for dt in ("fp32", "bf16")
-            }
+            long = [(1, 4, s, 128) for s in (128, 256, 512, 1024, 2048, 4096)]
+            short = [(2, 4, s, 64) for s in (32, 64, 128, 256, 512)] + [(2, 4, s, 16) for s in (32, 128)]
+            attn = {"fp32": long + short, "bf16": long}
+            attn_bwd = {"fp32": [(1, 4, s, 128) for s in (128, 512, 2048)] + short, "bf16": long[:3]}
+            decode = {dt: [(8, 8, kv, 64) for kv in (32, 128, 512, 2048)] for dt in ("fp32", "bf16")}
     else:
         if quick:
             gemm = {dt: [(n, n, n) for n in (256, 1024, 4096)] for dt in ("bf16", "fp32")}
             mem_dtypes, rows, cols = ("bf16",), (1, 64, 4096), 4096
             attn = {"bf16": [(1, 8, s, 128) for s in (512, 2048)]}
+            attn_bwd = {"bf16": [(1, 8, 512, 128)]}
+            decode = {"bf16": [(8, 8, 512, 128)]}
         else:
             squares = [(n, n, n) for n in (256, 512, 1024, 2048, 4096, 8192, 16384)]
             llm = [(16, 8192, 8192), (128, 8192, 8192), (8192, 8192, 1024), (8192, 28672, 8192)]
-            gemm = {dt: squares + llm for dt in ("bf16", "fp16", "tf32", "fp32")}
+            skinny = [(1, 8192, 8192), (64, 8192, 8192)]
+            gemm = {dt: squares + llm + skinny for dt in ("bf16", "fp16", "tf32", "fp32")}
             mem_dtypes, rows, cols = ("bf16", "fp32"), tuple(4**i for i in range(10)), 4096
             attn = {
                 dt: [(4, 32, s, 128) for s in (256, 512, 1024, 2048, 4096, 8192, 16384)]
                 for dt in ("bf16", "fp16")
             }
+            attn_bwd = {"bf16": [(4, 32, s, 128) for s in (256, 1024, 4096, 16384)]}
+            decode = {"bf16": [(8, 32, kv, 128) for kv in (512, 2048, 8192, 32768)]}
     benches = [Bench(kind="launch", dtype="fp32", shape=(1,))]
+    dtype = "fp32" if device == "cpu" else "bf16"
+    benches += [Bench(kind=kind, dtype=dtype, shape=shape) for kind, shape in eager]
     benches += [Bench(kind="gemm", dtype=dt, shape=s) for dt, shapes in gemm.items() for s in shapes]
     benches += [
         Bench(kind=kind, dtype=dt, shape=(r, cols))
@@ -252,7 +320,8 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
         benches.append(
             Bench(kind="copy", dtype=mem_dtypes[0], shape=(16384, 1024) if device == "cpu" else (65536, cols))
         )
-    benches += [Bench(kind="attention", dtype=dt, shape=s) for dt, shapes in attn.items() for s in shapes]
+    for kind, table in (("attention", attn), ("attention_bwd", attn_bwd), ("attention_decode", decode)):
+        benches += [Bench(kind=kind, dtype=dt, shape=s) for dt, shapes in table.items() for s in shapes]
     return benches
 
 
@@ -327,9 +396,11 @@ def _measure(
             torch.backends.cuda.matmul.allow_tf32 = bench.dtype == "tf32"
         fn = kernel.build(bench.shape, torch_dtype(bench.dtype), device)
         with torch.no_grad():
-            row["min_s"], row["median_s"], row["calls"] = time_calls(
+            min_s, median_s, row["calls"] = time_calls(
                 fn, device=device, reps=reps, warmup=warmup, target_s=target_s
             )
+        per = getattr(fn, "ops_per_call", 1)  # an eager step reports seconds per op (hwsim.calibrate.eager)
+        row["min_s"], row["median_s"] = min_s / per, median_s / per
         row["status"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure of one op is recorded and the sweep goes on
         row["error"] = error_text(exc)

@@ -5,7 +5,8 @@ Definitions (printed with every report, `DEFINITIONS`):
 - measured: the min over the repetitions (the capability on a shared host; hwsim.calibrate.measure),
   per op (timed inside a dispatch mode) and for the whole step (timed with nothing attached).
 - estimated: per op, `Estimate.op_time_s` (kernel plus the wait for its launch); end to end,
-  `Estimate.step_time_s`.
+  `Estimate.step_time_s`, which also holds the eager framework time between ops
+  (`Estimate.framework_s`, compared with the measured time outside ops).
 - error = (estimated - measured) / measured: negative when the estimate is too fast.
 - per-class error = (sum of estimated - sum of measured) / sum of measured over the class's matched
   ops (the bias, time-weighted); per-class MAPE = mean |error| over the class's matched ops.
@@ -180,6 +181,7 @@ class Validation:
     ops: tuple[OpComparison, ...]
     classes: tuple[ClassFigures, ...]
     measured_ops_s: float = math.nan  # min over the timed steps of the sum of their timed ops
+    estimated_outside_s: float = 0.0  # the estimate's eager framework time between ops (Estimate.framework_s)
     floor_s: float = math.nan  # the per-op timer's floor: a one-element add timed as the ops are
     measurements: str = ""  # the CSV the measurements are in
     drift: dict[str, float] = field(default_factory=dict)  # host_drift: min time then / at calibration - 1
@@ -210,7 +212,7 @@ class Validation:
 
         Matched ops by class (estimated - measured), graph-only and failed ops (their estimate),
         run-only ops (minus their time), per-op mins below the fastest step's sum of ops (minus the
-        gap: each op's min comes from its own best rep), and the time outside ops (minus it).
+        gap: each op's min comes from its own best rep), and the time outside ops (estimated - measured).
         """
         parts = [(f"matched {c.op_class}", c.estimated_s - c.measured_s) for c in self.classes if c.matched]
         gap = self.measured_ops_s - self._sum("measured_s", "matched", "run-only")
@@ -218,7 +220,7 @@ class Validation:
             ("graph-only and failed ops", self._sum("estimated_s", "graph-only", "failed")),
             ("run-only ops", -self._sum("measured_s", "run-only")),
             ("per-op mins vs the fastest step's sum of ops", -gap),
-            ("outside ops (Python, autograd, views)", -self.outside_ops_s),
+            ("outside ops (Python, autograd, views)", self.estimated_outside_s - self.outside_ops_s),
         ]
 
     def worst(self, n: int = 10) -> list[OpComparison]:
@@ -241,7 +243,8 @@ class Validation:
         e2e = {"measured_s": self.measured_step_s, "measured_median_s": self.measured_step_median_s,
                "noise": self.noise, "estimated_s": self.estimated_step_s, "error": self.error,
                "measured_ops_s": self.measured_ops_s, "timer_floor_s": self.floor_s,
-               "outside_ops_s": self.outside_ops_s}  # fmt: skip
+               "outside_ops_s": self.outside_ops_s,
+               "estimated_outside_ops_s": self.estimated_outside_s}  # fmt: skip
         ops = {"graph": sum(c.graph_index is not None for c in self.ops),
                "measured": sum(c.measured_index is not None for c in self.ops),
                **{k: count.get(k, 0) for k in ("matched", "failed", "graph-only", "run-only")}}  # fmt: skip
@@ -340,7 +343,8 @@ def compare(
     cal = est.calibration
     calibration = {
         "name": cal.name, "path": display_path(Path(cal.path)), "fitted": cal.fitted, "threads": cal.threads,
-        "launch_overhead_s": cal.launch_overhead,
+        "launch_overhead_s": cal.launch_overhead, "eager_overhead_s": est.eager_overhead_s,
+        "unfused_ops": sorted(cal.unfused_ops),
         "fitted_on": dict(cal.meta), "ops_outside_range": n_out, "time_share_outside_range": share_out,
     }  # fmt: skip
     return Validation(
@@ -351,6 +355,7 @@ def compare(
         measured_step_median_s=measurement.step_median_s if measurement.step_status == "ok" else nan,
         step_error_text=measurement.step_error, estimated_step_s=est.step_time_s, ops=tuple(ops),
         classes=_classes(ops), measured_ops_s=measurement.ops_sum_min_s, floor_s=measurement.floor_min_s,
+        estimated_outside_s=est.framework_s,
         measurements=measurement.csv_path,
     )  # fmt: skip
 

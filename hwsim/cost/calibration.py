@@ -15,6 +15,22 @@ FLOP or bytes, is what lets a curve fitted on one device apply to another of the
 that would take 5 us at peak under-fills an A100 and an H100 alike (Azure cuBLASLt sweeps: a 1 us
 GEMM reaches ~15-40% of peak, a 1 ms one ~80%; see hardware_configs/calibrations/default-gpu.yaml).
 
+Two host-side facts sit beside the efficiencies:
+- `eager_overhead` ({train, inference}): host time per op outside the op itself when PyTorch runs a
+  model eagerly from Python (module calls, autograd recording and the backward engine), measured on
+  a chain of small modules (hwsim.calibrate.eager); the schedule adds it to every op's launch
+  interval unless the step is captured as a graph. Absent: 0 (the default GPU files fold all host
+  cost into `launch_overhead`).
+- `unfused_ops`: custom ops (hwsim.trace.lowering.LOWERED) that the calibrated device runs as
+  separate ATen passes; they are costed as those passes instead of as one fused kernel.
+
+Two variants of a class may have entries of their own (keys `<class>_bwd` and `<class>_memory`):
+- `<class>_bwd`: the class's backward-phase ops (a flash attention backward kernel reaches another
+  fraction of the roof than its forward); without it they use `<class>`.
+- `<compute class>_memory`: the fraction of the memory bandwidth that the memory term of a matmul or
+  attention op reaches (a skinny decode GEMM streaming its weights, one-query decode attention);
+  without it the memory term uses `default`.
+
 Classes without an entry use the `default` entry (memory-bound). A dtype without an entry uses its
 class's `default` entry; a dtype entry that gives only `best` keeps the default's curve.
 """
@@ -30,8 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hwsim.errors import InputError, Problems, shown
-from hwsim.ir import OP_CLASSES
+from hwsim.errors import InputError, Problems, did_you_mean, shown
+from hwsim.ir import LOWERED_TARGETS, OP_CLASSES
 from hwsim.resources import catalogue_dir, find_by_stem
 from hwsim.units import QuantityError, parse_quantity
 from hwsim.yamlio import FieldReader, display_path, load_with_extends
@@ -49,6 +65,12 @@ SCHEMA = "hwsim.calibration/1"
 # Classes whose efficiency is a fraction of the compute roof; all others are fractions of bandwidth.
 COMPUTE_CLASSES = ("matmul", "attention")
 DEVICE_KINDS = ("gpu", "tpu", "accelerator", "cpu")
+EFFICIENCY_KEYS = (
+    *OP_CLASSES,
+    *(f"{c}_bwd" for c in OP_CLASSES),
+    *(f"{c}_memory" for c in COMPUTE_CLASSES),
+)  # see the module doc
+EAGER_MODES = ("train", "inference")  # eager_overhead keys: a training step, a no-grad inference step
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,15 +124,26 @@ class Calibration:
     applies_to_kind: str  # device kind this calibration is for
     applies_to_device: str | None  # a device stem, when fitted on or written for one device
     launch_overhead: float  # s added to every kernel
+    eager_overhead: Mapping[str, float] = field(default_factory=dict)  # "train"/"inference" -> s per op
+    unfused_ops: frozenset[str] = frozenset()  # custom-op targets costed as their ATen passes
     efficiency: Mapping[str, Mapping[str, ClassEfficiency]]  # op class -> dtype ("default") -> entry
     threads: int | None = None  # CPU threads the measurements used; estimates assume the same
     fitted: bool = False  # True when produced by `hwsim calibrate` from measurements
     sources: tuple[str, ...] = ()
     meta: Mapping[str, str] = field(default_factory=dict)  # fitted-on facts: host, torch version, date
 
+    def eager_overhead_s(self, mode: str) -> float:
+        """Host time per op outside the op when a step of `mode` (train, prefill, decode) runs eagerly."""
+        return self.eager_overhead.get("train" if mode == "train" else "inference", 0.0)
+
     def entry(self, op_class: str, dtype: str) -> ClassEfficiency:
         by_dtype = self.efficiency.get(op_class) or self.efficiency["default"]
         return by_dtype.get(dtype) or by_dtype["default"]
+
+    def variant(self, op_class: str, variant: str, dtype: str, fallback: str) -> ClassEfficiency:
+        """The entry of `<op_class>_<variant>` ("bwd", "memory") if the file has one, else `fallback`'s."""
+        key = f"{op_class}_{variant}"
+        return self.entry(key if key in self.efficiency else fallback, dtype)
 
 
 def _read_entry(reader: FieldReader, fallback: ClassEfficiency | None) -> ClassEfficiency | None:
@@ -182,6 +215,23 @@ def load_calibration(ref: str | Path) -> Calibration:
     device = applies.string("device", required=False)
     applies.finish()
     overhead = top.quantity("launch_overhead", "time", positive=False)
+    eager: dict[str, float] = {}
+    if top.has("eager_overhead"):
+        eager_reader = top.mapping("eager_overhead")
+        for mode in EAGER_MODES:
+            value = eager_reader.quantity(mode, "time", positive=False, required=False)
+            if value is not None:
+                eager[mode] = value
+        eager_reader.finish()
+    unfused = top.strings("unfused_ops", required=False)
+    for i, target in enumerate(unfused):
+        if target not in LOWERED_TARGETS:
+            problems.add(
+                top.key(f"unfused_ops[{i}]"),
+                "a custom op hwsim can cost as its passes",
+                shown(target),
+                did_you_mean(target, LOWERED_TARGETS),
+            )
     threads = top.integer("threads", required=False)
     fitted = top.boolean("fitted", default=False)
     meta_reader = top.mapping("fitted_on", required=False)
@@ -189,12 +239,12 @@ def load_calibration(ref: str | Path) -> Calibration:
     eff_reader = top.mapping("efficiency")
     efficiency: dict[str, dict[str, ClassEfficiency]] = {}
     for op_class, _ in list(eff_reader.items()):
-        if op_class != "default" and op_class not in OP_CLASSES:
+        if op_class != "default" and op_class not in EFFICIENCY_KEYS:
             problems.add(
                 eff_reader.key(op_class),
-                "an op class or default",
+                "an op class, <class>_bwd, matmul_memory, attention_memory or default",
                 shown(op_class),
-                "op classes: " + ", ".join(OP_CLASSES),
+                did_you_mean(op_class, EFFICIENCY_KEYS),
             )
             continue
         class_reader = eff_reader.mapping(op_class)
@@ -224,6 +274,8 @@ def load_calibration(ref: str | Path) -> Calibration:
         applies_to_kind=kind or "",
         applies_to_device=device,
         launch_overhead=overhead or 0.0,
+        eager_overhead=eager,
+        unfused_ops=frozenset(unfused or ()),
         efficiency=efficiency,
         threads=threads,
         fitted=fitted,

@@ -2,12 +2,20 @@
 
     compute_s  = FLOP  / (peak FLOP/s for the op's dtype x compute efficiency)   (matmul, attention)
     memory_s   = bytes / (memory bandwidth x memory efficiency)
+Efficiencies come from the calibration by op class and dtype; backward-phase ops use the class's
+`_bwd` entry and the memory term of a matmul or attention op its `_memory` entry, where the
+calibration has them (hwsim.cost.calibration).
     kernel_s   = max(compute_s, memory_s)
 
 The op is `compute`- or `memory`-bound by the larger term. Memory-bound classes (elementwise, norm,
 ...) get no compute term: their FLOPs are a few per byte and vector units are not what limits them on
 any device hwsim knows. Launch overhead is not part of the kernel: hwsim.schedule places kernels on
 the device's timeline behind the host that launches them.
+
+A custom op the calibration lists in `unfused_ops` (a device that has no fused kernel for it) is
+costed as the ATen passes its eager code runs (attrs["passes"], hwsim.trace.lowering): the sum of
+each pass's memory time at its own class's efficiency, plus one launch overhead for every pass after
+the first (the op's own launch is the schedule's).
 
 Ops are costed in numpy arrays, one group of ops per (op class, dtype), so that a 10,000-op
 training step estimates in milliseconds (benchmarks/bench_estimate.py).
@@ -80,30 +88,45 @@ class Roofline:
         n = len(ops)
         flop = np.fromiter((op.flop for op in ops), dtype=float, count=n)
         nbytes = np.fromiter((op.bytes_read + op.bytes_written for op in ops), dtype=float, count=n)
-        groups: dict[tuple[str, str, bool], list[int]] = {}
+        groups: dict[tuple[str, str, bool, bool], list[int]] = {}
         for i, op in enumerate(ops):
             is_compute = op.op_class in COMPUTE_CLASSES and op.flop > 0
-            groups.setdefault((op.op_class, op.dtype, is_compute), []).append(i)
+            groups.setdefault((op.op_class, op.dtype, is_compute, op.phase == "bwd"), []).append(i)
         compute_s = np.zeros(n)
         memory_s = np.zeros(n)
         in_range = np.ones(n, dtype=bool)
         memory_ideal = nbytes / self.device.memory_bandwidth
-        for (op_class, dtype, is_compute), members in groups.items():
+        cal = self.calibration
+        for (op_class, dtype, is_compute, backward), members in groups.items():
             idx = np.asarray(members)
+            entry = cal.variant(op_class, "bwd", dtype, op_class) if backward else cal.entry(op_class, dtype)
             if is_compute:
                 peak = self.device.peak_flops(dtype)
                 if peak is None:
                     raise ValueError(f"{self.device.name} has no compute rate for {dtype}")
-                entry = self.calibration.entry(op_class, dtype)
                 ideal = flop[idx] / peak
                 compute_s[idx] = ideal / entry.many(ideal)
                 in_range[idx] = entry.curve.covers_many(ideal)
-            memory_entry = self.calibration.entry("default" if is_compute else op_class, dtype)
+            memory_entry = cal.variant(op_class, "memory", dtype, "default") if is_compute else entry
             mem = memory_ideal[idx]
             memory_s[idx] = np.where(mem > 0, mem / memory_entry.many(mem), 0.0)
             if not is_compute:
                 in_range[idx] = memory_entry.curve.covers_many(mem)
+        if self.calibration.unfused_ops:
+            for i, op in enumerate(ops):
+                if op.target in self.calibration.unfused_ops and "passes" in op.attrs:
+                    compute_s[i], memory_s[i] = 0.0, self._passes_s(op)
         return OpCosts(compute_s=compute_s, memory_s=memory_s, in_range=in_range)
+
+    def _passes_s(self, op: Op) -> float:
+        """Seconds of an unfused op: its passes one after another, each memory-bound at its class's curve."""
+        passes = op.attrs["passes"]
+        total = self.calibration.launch_overhead * (len(passes) - 1)
+        for op_class, _flop, nbytes in passes:
+            ideal = nbytes / self.device.memory_bandwidth
+            if ideal > 0:
+                total += ideal / self.calibration.entry(op_class, op.dtype)(ideal)
+        return total
 
     def __call__(self, op: Op) -> OpCost:
         return self.costs([op])[0]

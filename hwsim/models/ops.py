@@ -4,8 +4,10 @@ Why custom operators: on a GPU these run as one fused kernel each (apex/Transfor
 `torch.optim.AdamW(fused=True)`), but in plain torch on the meta device RMS norm decomposes into six
 pointwise ops and the fused AdamW does not run at all. Registering them with `torch.library` gives the
 tracer one operator per kernel (`hwsim.rms_norm.default`, `hwsim.rms_norm_backward.default`,
-`hwsim.adamw_.default`) with a fake (meta) implementation, while the CPU/CUDA implementation is plain
-torch math, so the same model also runs for real.
+`hwsim.adamw_.default`) with a fake (meta) implementation, while the CPU/CUDA implementation runs
+real torch kernels, so the same model also runs for real: torch's fused AdamW kernel, and RMS norm as
+plain torch math (torch 2.13 has no fused RMS norm kernel on the CPU; hwsim.trace.lowering records
+the passes it runs instead, for calibrations that say so).
 
 AdamW follows torch.optim.AdamW (decoupled weight decay, Loshchilov & Hutter 2019, arXiv:1711.05101).
 With a `master` tensor (mixed precision, Micikevicius et al. 2018, arXiv:1710.03740) the update is
@@ -14,8 +16,6 @@ as Megatron-LM and DeepSpeed do.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 
@@ -91,16 +91,20 @@ def adamw_(
     weight_decay: float,
     step: int,
 ) -> None:
-    """One AdamW step for one parameter, in place; `master` is the fp32 copy under mixed precision."""
+    """One AdamW step for one parameter, in place; `master` is the fp32 copy under mixed precision.
+
+    The update is torch's own fused AdamW kernel (`torch._fused_adamw_`, the kernel behind
+    `torch.optim.AdamW(fused=True)`, on CPU and CUDA), so the op the graph costs as one fused pass is
+    one fused pass when the model runs for real too. torch.optim counts `step` in a float32 tensor
+    and increments it before the kernel reads it; here `step` is already the step being taken.
+    """
     weights = master if master is not None else param
-    g = grad.to(weights.dtype)
-    weights.mul_(1 - lr * weight_decay)
-    exp_avg.lerp_(g, 1 - beta1)
-    exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-    bias1 = 1 - beta1**step
-    bias2 = 1 - beta2**step
-    denom = (exp_avg_sq.sqrt() / math.sqrt(bias2)).add_(eps)
-    weights.addcdiv_(exp_avg, denom, value=-lr / bias1)
+    g = grad if grad.dtype == weights.dtype else grad.to(weights.dtype)
+    steps = [torch.full((), float(step), dtype=torch.float32, device=weights.device)]
+    torch._fused_adamw_(
+        [weights], [g], [exp_avg], [exp_avg_sq], [], steps,
+        lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps, amsgrad=False, maximize=False,
+    )  # fmt: skip
     if master is not None:
         param.copy_(master)
 

@@ -45,6 +45,10 @@ def _pct(x: float, signed: bool = False) -> str:
     return f"{100 * x:+.1f}%" if signed else f"{100 * x:.1f}%"
 
 
+def _rel(estimated: float, measured: float) -> float:
+    return (estimated - measured) / measured if measured > 0 else math.nan
+
+
 def _signed_t(seconds: float) -> str:
     if not math.isfinite(seconds):
         return "-"
@@ -140,7 +144,8 @@ def validation_markdown(v: Validation) -> str:
         f"| step | {_t(v.measured_step_s)} | {_t(v.measured_step_median_s)} | {_pct(v.noise)} | "
         f"{_t(v.estimated_step_s)} | {_pct(v.error, True)} |",
         f"| sum of measured ops (fastest step) | {_t(v.measured_ops_s)} | | | | |",
-        f"| outside ops (Python, autograd, views) | {_t(v.outside_ops_s)} | | | | |",
+        f"| outside ops (Python, autograd, views) | {_t(v.outside_ops_s)} | | | "
+        f"{_t(v.estimated_outside_s)} | {_pct(_rel(v.estimated_outside_s, v.outside_ops_s), True)} |",
         f"| timer floor (one-element add) / launch overhead | {_t(v.floor_s)} | | | "
         f"{_t(v.calibration['launch_overhead_s'])} | |",
         "",
@@ -229,7 +234,8 @@ def validation_tables(v: Validation) -> list[Table]:
                  f"{_t(v.measured_step_s)} / {_t(v.measured_step_median_s)}, {_pct(v.noise)}")  # fmt: skip
     head.add_row("estimated step", _t(v.estimated_step_s))
     head.add_row("error (noise)", f"{_pct(v.error, True)} ({_pct(v.noise)})")
-    head.add_row("sum of measured ops / outside ops", f"{_t(v.measured_ops_s)} / {_t(v.outside_ops_s)}")
+    head.add_row("sum of measured ops / outside ops (estimated)",
+                 f"{_t(v.measured_ops_s)} / {_t(v.outside_ops_s)} ({_t(v.estimated_outside_s)})")  # fmt: skip
     head.add_row("timer floor / estimate's launch overhead",
                  f"{_t(v.floor_s)} / {_t(v.calibration['launch_overhead_s'])}")  # fmt: skip
     head.add_row("calibration", info["calibration"])

@@ -34,6 +34,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from hwsim.ir import TensorMeta
+from hwsim.trace.lowering import passes
 from hwsim.trace.rules import Call, evaluate
 
 __all__ = ["SKIPPED_TARGETS", "Rec", "Recorder", "dtype_name"]
@@ -259,6 +260,8 @@ class Recorder:
         if self._alias_to is not None:
             self.register(out)
             return
+        if self.phase == "bwd" and self._in_gqa_expand_backward(args, kwargs, out):
+            return
         names, written, defaults = self._schema_of(func)
         named = dict(zip(names, defaults, strict=True))
         named.update(zip(names, args, strict=False))
@@ -297,6 +300,11 @@ class Recorder:
                 hint = metadata.get("hint", hint)
         target = str(func)
         cost, costed = evaluate(Call(target, named, inputs, outputs, hint))
+        attrs = dict(cost.attrs)
+        if func.namespace == "hwsim":
+            lowered = passes(target, args, kwargs)
+            if lowered is not None:
+                attrs["passes"] = lowered
         floats = [t for t in inputs if t.is_floating_point()] or outputs
         index = len(self.records)
         match = _LAYER.match(scope)
@@ -313,7 +321,7 @@ class Recorder:
                 bytes_written=cost.bytes_written or 0.0,
                 dtype=dtype_name(floats[0].dtype) if floats else "fp32",
                 costed=costed,
-                attrs=dict(cost.attrs),
+                attrs=attrs,
                 deps=tuple(sorted(deps)),
                 reads=tuple(dict.fromkeys(reads)),
                 makes=tuple(makes),
@@ -324,6 +332,21 @@ class Recorder:
             self._producer[sid] = index
         for sid in mutated:
             self._writer[sid] = index
+
+    def _in_gqa_expand_backward(self, args: tuple, kwargs: dict, out: Any) -> bool:
+        """In the backward of a grouped-query expansion (`_expand`), alias the outputs to the incoming
+        gradient: the real kernels read K/V heads unexpanded and run no such sum."""
+        node = torch._C._current_autograd_node()
+        if node is None or not node.metadata.get("gqa_expand"):
+            return False
+        grads = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        if not grads:
+            return False
+        sid = self.storage_id(grads[0])
+        for t in tree_leaves(out):
+            if isinstance(t, torch.Tensor):
+                self._alias(t, sid)
+        return True
 
     def tag(self, out: Any) -> None:
         """Write the current scope into every new autograd node reachable from `out`."""
@@ -379,10 +402,17 @@ class Recorder:
         batch, kv_heads, seq, dim = t.shape
         self._alias_to = self.storage_id(t)
         try:
-            return (
+            out = (
                 t[:, :, None]
                 .expand(batch, kv_heads, heads // kv_heads, seq, dim)
                 .reshape(batch, heads, seq, dim)
             )
         finally:
             self._alias_to = None
+        # The backward of the expansion (a sum over each group of query heads) is as absent from the
+        # real kernels as the expansion: mark its autograd nodes so that `record` aliases them too.
+        node, stop = out.grad_fn, t.grad_fn
+        while node is not None and node is not stop:
+            node.metadata["gqa_expand"] = True
+            node = node.next_functions[0][0] if node.next_functions else None
+        return out

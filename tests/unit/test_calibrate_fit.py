@@ -46,7 +46,7 @@ ROWS = [
     row("gemm", "matmul", "1000x1000x1000", 2e9, 12e6, 0.02),
     row("gemm", "matmul", "100x100x100", 2e6, 1.2e5, 41 * US),  # ideal 20 us, net 40 us: 0.5
     row("gemm", "matmul", "10x10x10", 2e3, 1.2e3, 1.5 * US),  # under 2x the overhead: left out
-    row("gemm", "matmul", "1x4096x4096", 3.4e7, 6.7e7, 1e-2),  # memory-bound by the roofline: left out
+    row("gemm", "matmul", "1x4096x4096", 3.4e7, 6.7e7, 1 * US + 6.7e-3 / 0.67),  # memory-bound: matmul_memory
     row("copy", "copy", "1000x125000", 0.0, 1e9, 0.1),
     row("copy", "copy", "1x1250", 0.0, 1e4, 3 * US),  # ideal 1 us, net 2 us: 0.5
     # add: achieved 0.3, 0.9 (a cache), 0.6, 0.75 (the largest) -> best 0.75, y 0.4, 1, 0.8, 1
@@ -55,6 +55,10 @@ ROWS = [
     row("add", "elementwise", "c", 1.0, 1e8, 1 * US + 1e-2 / 0.6),
     row("add", "elementwise", "d", 1.0, 3e8, 1 * US + 3e-2 / 0.75),
     row("attention", "attention", "1x1x512x64", 2e8, 1e6, 1 * US + 2e-3 / 0.25),  # ideal 2 ms: 0.25
+    row("attention_bwd", "attention", "1x1x512x64", 5e8, 2e6, 1 * US + 5e-3 / 0.2),  # ideal 5 ms: 0.2
+    row("attention_decode", "attention", "8x8x512x64", 8e6, 1e7, 1 * US + 1e-3 / 0.5),  # bytes: 1 ms, 0.5
+    row("eager_train", "host", "16x8", 0.0, 0.0, 11 * US),  # per op: 10 us beyond the launch
+    row("eager_infer", "host", "16x8", 0.0, 0.0, 7 * US),
     row("softmax", "softmax", "x", 5.0, 1e8, 1.0, status="failed"),
 ]
 
@@ -71,7 +75,8 @@ def test_fit_roofs_and_entries() -> None:
     assert fit.roofs.peaks == {"fp32": 1e11}
     assert fit.roofs.bandwidth == 1e10
     assert fit.roofs.launch_overhead == 1e-6
-    assert fit.left_out == {"overhead-dominated": 1, "gemm memory-bound by the roofline": 1}
+    assert fit.left_out == {"overhead-dominated": 1}
+    assert fit.roofs.eager_overhead == pytest.approx({"train": 10 * US, "inference": 6 * US})
     matmul = fit.efficiency["matmul"]["fp32"]
     assert matmul.best == 1.0
     assert [x for x, _ in matmul.points] == pytest.approx([20e-6, 0.02])
@@ -80,6 +85,9 @@ def test_fit_roofs_and_entries() -> None:
     assert add.best == 0.75  # the largest add, not the cache-helped one
     assert [y for _, y in add.points] == pytest.approx([0.4, 0.9, 0.9, 1.0])
     assert fit.efficiency["attention"]["fp32"].best == 0.25
+    assert fit.efficiency["attention_bwd"]["fp32"].best == pytest.approx(0.2)
+    assert fit.efficiency["matmul_memory"]["fp32"].best == pytest.approx(0.67)
+    assert fit.efficiency["attention_memory"]["fp32"].best == pytest.approx(0.5)
     assert "softmax" not in fit.efficiency  # failed rows are not fitted
 
 
@@ -113,6 +121,11 @@ def test_cpu_files_load_back(tmp_path: Path) -> None:
     assert cal.entry("matmul", "fp32")(1.0) == pytest.approx(1.0)
     assert cal.entry("elementwise", "fp32").best == 0.75
     assert cal.entry("reduction", "fp32").best == 0.75  # the default class is the elementwise fit
+    assert cal.variant("attention", "bwd", "fp32", "attention").best == pytest.approx(0.2)
+    assert cal.variant("matmul", "memory", "fp32", "default").best == pytest.approx(0.67)
+    assert cal.eager_overhead_s("train") == pytest.approx(10 * US)
+    assert cal.eager_overhead_s("decode") == pytest.approx(6 * US)
+    assert cal.unfused_ops == {"hwsim.rms_norm.default", "hwsim.rms_norm_backward.default"}
     dev = load_system(dev_path)
     assert dev.kind == "cpu" and dev.measured and dev.vendor == "Intel"
     assert dict(dev.vector_flops) == {"fp32": 1e11} and not dev.matrix_flops

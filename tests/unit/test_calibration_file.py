@@ -48,7 +48,11 @@ def test_every_problem_in_a_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_calibration(path)
     lines = str(info.value).splitlines()
-    assert any('efficiency.matmull: expected an op class or default, got "matmull"' in line for line in lines)
+    expected = "an op class, <class>_bwd, matmul_memory, attention_memory or default"
+    assert any(
+        f'efficiency.matmull: expected {expected}, got "matmull" (did you mean "matmul"?)' in line
+        for line in lines
+    )
     assert any(
         "efficiency.default.default.best: expected a number between 1e-06 and 1, got 2" in line
         for line in lines
@@ -76,3 +80,36 @@ def test_curve_values_are_finite() -> None:
     entry = cal.entry("matmul", "bf16")
     for x in (1e-9, 1e-6, 1e-3, 1.0):
         assert 0 < entry(x) <= 1 and math.isfinite(entry(x))
+
+
+def test_eager_overhead_and_unfused_ops_are_read(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEAD + "eager_overhead: {train: 9 us, inference: 6 us}\n"
+        "unfused_ops: [hwsim.rms_norm.default]\n"
+        "efficiency:\n  attention_bwd: {default: {best: 0.3}}\n  default: {default: {best: 0.8}}\n",
+    )
+    cal = load_calibration(path)
+    assert cal.eager_overhead_s("train") == pytest.approx(9e-6)
+    assert cal.eager_overhead_s("prefill") == cal.eager_overhead_s("decode") == pytest.approx(6e-6)
+    assert cal.unfused_ops == {"hwsim.rms_norm.default"}
+    assert cal.variant("attention", "bwd", "bf16", "attention").best == 0.3
+    assert cal.variant("matmul", "memory", "bf16", "default").best == 0.8  # no matmul_memory: default
+
+
+def test_bad_eager_overhead_and_unknown_unfused_op_are_reported(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEAD + "eager_overhead: {training: 9 us, inference: 6}\n"
+        "unfused_ops: [hwsim.rms_norm]\n"
+        "efficiency:\n  default: {default: {best: 0.8}}\n",
+    )
+    with pytest.raises(InputError) as info:
+        load_calibration(path)
+    text = str(info.value)
+    assert 'eager_overhead.training: expected a known key, got "training" (did you mean "train"?)' in text
+    assert 'eager_overhead.inference: expected a time like "2 us", got 6' in text
+    assert (
+        'unfused_ops[0]: expected a custom op hwsim can cost as its passes, got "hwsim.rms_norm" '
+        '(did you mean "hwsim.rms_norm.default"?)' in text
+    )

@@ -183,3 +183,65 @@ def test_json_has_the_documented_keys() -> None:
     ):
         assert key in doc
     assert doc["schema"] == "hwsim.estimate/1"
+
+
+def _calibration(tmp_path, extra: str):  # noqa: ANN001, ANN202
+    path = tmp_path / "cal.yaml"
+    path.write_text(
+        "schema: hwsim.calibration/1\napplies_to: {kind: cpu}\nsources: [test]\nlaunch_overhead: 1 us\n"
+        + extra
+        + "efficiency:\n  default: {default: {best: 0.5}}\n  matmul: {default: {best: 1.0}}\n"
+    )
+    return load_calibration(path)
+
+
+def test_eager_overhead_adds_to_every_op_on_a_cpu_and_is_kept_out_of_op_times(tmp_path) -> None:  # noqa: ANN001
+    cal = _calibration(tmp_path, "eager_overhead: {train: 10 us, inference: 4 us}\n")
+    ops = (matmul(0, 100, 100, 100, dtype="fp32"), matmul(1, 100, 100, 100, dtype="fp32"))
+    kernel = 3 * 4 * 100 * 100 / (1e10 * 0.5)  # memory-bound: 120 kB at 5 GB/s = 24 us (compute 20 us)
+    train = estimate(graph(*ops, dtype="fp32"), CPU, cal)
+    assert train.eager_overhead_s == pytest.approx(10e-6)
+    assert train.step_time_s == pytest.approx(2 * (kernel + 1e-6 + 10e-6))
+    assert train.op_time_s(0) == pytest.approx(kernel + 1e-6)  # what the per-op timer sees
+    assert train.framework_s == pytest.approx(20e-6)
+    assert train.time_breakdown_s["bound"]["framework"] == pytest.approx(20e-6)
+    assert sum(train.op_time_s(i) for i in range(2)) + train.framework_s == pytest.approx(train.step_time_s)
+    infer = estimate(graph(*ops, mode="prefill", dtype="fp32"), CPU, cal)
+    assert infer.step_time_s == pytest.approx(2 * (kernel + 1e-6 + 4e-6))
+
+
+def test_backward_and_memory_variants_replace_their_class_entry(tmp_path) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    cal = _calibration(tmp_path, "")
+    skinny = matmul(0, 1, 1000, 1000, dtype="fp32")  # 4 MB of weights: memory-bound
+    plain = estimate(graph(skinny, dtype="fp32"), CPU, cal).costs[0]
+    assert plain.bound == "memory" and plain.memory_s == pytest.approx(skinny.bytes / (1e10 * 0.5))
+    path = tmp_path / "cal.yaml"
+    variants = "  matmul_memory: {default: {best: 0.25}}\n  matmul_bwd: {default: {best: 0.5}}\n"
+    path.write_text(path.read_text() + variants)
+    cal2 = load_calibration(path)
+    assert estimate(graph(skinny, dtype="fp32"), CPU, cal2).costs[0].memory_s == pytest.approx(
+        skinny.bytes / (1e10 * 0.25)
+    )
+    big = matmul(0, 1000, 1000, 1000, dtype="fp32")
+    fwd = estimate(graph(big, dtype="fp32"), CPU, cal2).costs[0].compute_s
+    bwd = estimate(graph(replace(big, phase="bwd"), dtype="fp32"), CPU, cal2).costs[0].compute_s
+    assert bwd == pytest.approx(2 * fwd)
+
+
+def test_an_unfused_op_is_costed_as_its_passes(tmp_path) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    norm = replace(
+        add(0, 1000),
+        target="hwsim.rms_norm.default",
+        op_class="norm",
+        dtype="fp32",
+        attrs={"passes": [["elementwise", 1000.0, 8000.0], ["reduction", 1000.0, 4000.0]]},
+    )
+    fused = estimate(graph(norm, dtype="fp32"), CPU, _calibration(tmp_path, "")).costs[0]
+    assert fused.memory_s == pytest.approx(norm.bytes / (1e10 * 0.5))
+    cal = _calibration(tmp_path, "unfused_ops: [hwsim.rms_norm.default]\n")
+    unfused = estimate(graph(norm, dtype="fp32"), CPU, cal).costs[0]
+    assert unfused.memory_s == pytest.approx(12000 / (1e10 * 0.5) + 1e-6)  # two passes, one extra launch

@@ -92,3 +92,27 @@ def test_parameter_counts_match_the_published_ones(stem: str) -> None:
     total, published_active = PUBLISHED[stem]
     assert abs(params / total - 1) < 0.005
     assert abs(active / (published_active or total) - 1) < 0.005
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_adamw_matches_torch_optim_adamw(mixed: bool) -> None:
+    """The zoo's fused AdamW op takes the same step as torch.optim.AdamW over three steps."""
+    from hwsim.models import ops
+
+    torch.manual_seed(0)
+    ref = torch.nn.Parameter(torch.randn(7, 5))
+    opt = torch.optim.AdamW([ref], lr=1e-2, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    master = ref.detach().clone()
+    param = master.to(torch.bfloat16) if mixed else master.clone()
+    m, v = torch.zeros_like(master), torch.zeros_like(master)
+    for step in (1, 2, 3):
+        grad = torch.randn(7, 5)
+        ref.grad = grad.clone()
+        opt.step()
+        g = grad.to(param.dtype)
+        ops.adamw_(param, g, master if mixed else None, m, v, 1e-2, 0.9, 0.95, 1e-8, 0.1, step)
+        mine = master if mixed else param
+        torch.testing.assert_close(mine, ref.detach(), rtol=0, atol=1e-2 if mixed else 1e-6)
+    if mixed:
+        assert param.dtype == torch.bfloat16
+        torch.testing.assert_close(param, master.to(torch.bfloat16))

@@ -245,3 +245,25 @@ def test_summarize_and_json_round_trip() -> None:
     assert s["memory"]["total"] == graph.memory.total and s["uncosted"] == {}
     again = Graph.from_json(graph.to_json())
     assert again == graph
+
+
+def test_gqa_expansion_has_no_backward_ops() -> None:
+    """Real kernels read K/V heads unexpanded: neither the expansion nor its backward sum is an op."""
+    g = trace_workload(load_workload("llama-tiny-train"))  # 4 heads, 2 KV heads
+    backward = [op for op in g.ops if op.phase == "bwd" and op.scope.endswith(".attn")]
+    assert not [op for op in backward if op.target == "aten.sum.dim_IntList"]
+    attention_bwd = [op for op in backward if op.op_class == "attention"]
+    assert attention_bwd and all(op.deps for op in attention_bwd)
+
+
+def test_rms_norm_carries_the_passes_its_eager_code_runs() -> None:
+    """hwsim.trace.lowering: the passes are the ATen ops of hwsim.models.ops.rms_norm, costed by the rules."""
+    g = trace_workload(load_workload("llama-tiny-train"))
+    norm = next(op for op in g.ops if op.target == "hwsim.rms_norm.default")
+    classes = [c for c, _, _ in norm.attrs["passes"]]
+    assert classes == ["elementwise", "reduction", "elementwise", "elementwise", "elementwise", "elementwise"]
+    x_bytes = norm.inputs[0].nbytes  # fp32: no dtype casts; pow reads x and writes x^2
+    assert norm.attrs["passes"][0][2] == 2 * x_bytes
+    assert sum(b for _, _, b in norm.attrs["passes"]) > 3 * norm.bytes  # unfused moves far more
+    backward = next(op for op in g.ops if op.target == "hwsim.rms_norm_backward.default")
+    assert len(backward.attrs["passes"]) == 9
