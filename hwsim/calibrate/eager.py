@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BLOCKS", "EAGER_KINDS", "build_eager"]
+__all__ = ["BLOCKS", "EAGER_KINDS", "build_eager", "count_ops"]
 
 BLOCKS = 8  # blocks in the chain: enough ops (about 40 forward, 110 training) to average over
 EAGER_KINDS = ("eager_train", "eager_infer")
@@ -52,7 +52,7 @@ def _chain(width: int, dtype: Any, device: str):
     return nn.Sequential(*[Block() for _ in range(BLOCKS)]).to(device=device, dtype=dtype)
 
 
-def _count_ops(fn) -> int:  # noqa: ANN001
+def count_ops(fn) -> int:  # noqa: ANN001
     """ATen ops one call of `fn` runs, as hwsim.trace records graph ops (no views, no allocations)."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -84,7 +84,7 @@ class EagerStep:
         self.model = _chain(width, dtype, device)
         self.x = torch.randn(tokens, width, dtype=dtype, device=device)
         self.train = kind == "eager_train"
-        self.ops_per_call = _count_ops(self)
+        self.ops_per_call = count_ops(self)
 
     def __call__(self) -> None:
         import torch

@@ -22,9 +22,10 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
                    reached; the roofline adds the overhead back (time = ideal / eff + overhead)
         best     = min(1, max achieved)                          (matmul, attention)
                    min(1, achieved by the largest op measured)   (memory-bound classes)
-        curve    = achieved / best (capped at 1) against ideal, sorted by ideal, points of equal
-                   ideal averaged, then made non-decreasing by pool-adjacent-violators (isotonic
-                   regression, least squares, equal weights), as in default-gpu.yaml.
+        curve    = achieved / best against ideal, sorted by ideal, points of equal ideal averaged;
+                   for matmul and attention capped at 1 and made non-decreasing by
+                   pool-adjacent-violators (isotonic regression, least squares, equal weights), as in
+                   default-gpu.yaml; for memory classes kept as measured (see below).
     Attention backward rows fit `attention_bwd`. A GEMM or decode-attention row the roofline calls
     memory-bound (bytes / bandwidth > flop / peak: a skinny decode GEMM, one-query attention) says
     nothing about compute efficiency: it fits `matmul_memory` / `attention_memory`, the bandwidth
@@ -36,12 +37,15 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
     measured device (hwsim.ir.LOWERED_TARGETS: RMS norm, plain torch math on CPU and CUDA alike).
     Rows left out of the curve, and why: an op whose min time is under OVERHEAD_DOMINATED x the launch
     overhead (the subtraction leaves mostly noise); a dtype with no GEMM peak.
-    Why memory-bound classes take `best` from their largest op and not their fastest: mid-sized ops
-    that fit in a cache beat the DRAM copy roof (a 64 KiB add ran at 5x the 64 MiB copy rate on one
-    Xeon core), so the max would describe the cache, and pooling the cache points with the slower
-    DRAM-sized points into one non-decreasing curve would flatten both into a wrong middle. hwsim's
-    roofline has no cache level, so the fit describes DRAM-sized ops exactly and caps cache-resident
-    ones at the DRAM efficiency (curve 1); the curve below 1 is then the under-fill of small ops.
+    Why memory-bound classes take `best` from their largest op and keep their curve as measured:
+    mid-sized ops that fit in a cache beat the DRAM copy roof (a 64 KiB add ran at 5x the 64 MiB copy
+    rate on one Xeon core), so the max would describe the cache, and pooling the cache points with
+    the slower DRAM-sized points into one non-decreasing curve would flatten both into a wrong middle.
+    So `best` describes DRAM-sized ops, and the curve, which rises from the under-filled smallest ops
+    to above 1 for cache-resident sizes (at most MAX_CURVE) and falls back to 1 at DRAM sizes, is
+    the cache level of the roofline, measured rather than modelled. In a model the same holds: a
+    small activation written by one op is in cache when the next op reads it (the first CPU
+    validation estimated softmax 5x and norms up to 4.7x too slow with the curve capped at 1).
     `default` (a class's fallback dtype) is fp32 on a CPU and bf16 on a GPU when measured; the
     `default` class (memory-bound classes without their own entry) uses the elementwise fit.
 """
@@ -51,13 +55,14 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hwsim.calibrate.device import HostInfo
 from hwsim.calibrate.results import MICRO, read_rows
+from hwsim.cost.calibration import MAX_CURVE
 from hwsim.errors import InputError
 from hwsim.fileio import write_text_atomic
 from hwsim.ir import LOWERED_TARGETS
@@ -103,6 +108,10 @@ MEMORY_CLASS_OF_KIND = {
     "rms_norm": "norm",
 }
 DEFAULT_DTYPES = {"cpu": ("fp32", "bf16"), "cuda": ("bf16", "fp16", "tf32", "fp32")}
+SAME_SIZE = 1.05  # ideal times within 5% of each other are one size in a curve
+SKINNY_ROWS = 512  # GEMMs whose smallest dimension is at most this get the matmul_skinny factor
+SKINNY_ONLY = 128  # ... and below this they are fitted into matmul_skinny only, not the size curve
+SKINNY_LARGE = 1024  # a skinny row's largest dimension is at least this (its size does not limit it)
 ROOF_DIGITS = 4  # significant digits of the written roofs
 CURVE_DIGITS = 3  # significant digits of curve times and fractions, as in default-gpu.yaml
 
@@ -143,6 +152,7 @@ class Fit:
     roofs: Roofs
     efficiency: dict[str, dict[str, Entry]]  # op class -> dtype -> entry
     left_out: dict[str, int]  # reason -> rows left out of the curves
+    skinny: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)  # dtype -> (rows, factor)
 
 
 def _sig(value: float, digits: int) -> float:
@@ -196,23 +206,70 @@ def _roofs(rows: list[dict[str, Any]], where: str) -> Roofs:
     )
 
 
-def _entry(points: list[tuple[float, float]], *, memory: bool) -> Entry:
-    """Points are (ideal s, achieved fraction of the roof); for memory classes ideal grows with bytes."""
+def _bins(points: list[tuple[float, float]]) -> list[tuple[float, list[float]]]:
+    """Points grouped by ideal time, sizes within SAME_SIZE of each other as one (e.g. layer norm
+    and RMS norm rows of one shape, whose byte counts differ by a row of weights): (mean ideal, fractions)."""
+    groups: list[list[tuple[float, float]]] = []
+    for point in sorted(points):
+        if groups and point[0] <= groups[-1][0][0] * SAME_SIZE:
+            groups[-1].append(point)
+        else:
+            groups.append([point])
+    return [(sum(x for x, _ in g) / len(g), [y for _, y in g]) for g in groups]
+
+
+def _entry(points: list[tuple[float, float]], *, memory: bool, fastest: bool = False) -> Entry:
+    """Points are (ideal s, achieved fraction of the roof); for memory classes ideal grows with bytes.
+
+    `fastest`: a bin's value is its fastest point, not the mean (the `_memory` terms of compute
+    classes: slower GEMMs of the same bytes are compute-limited, which the compute side describes).
+    """
     if memory:  # the largest op is the one in the regime the DRAM roof describes (see the module doc)
         largest = max(ideal for ideal, _ in points)
         best = min(1.0, max(frac for ideal, frac in points if ideal == largest))
     else:
         best = min(1.0, max(frac for _, frac in points))
-    by_ideal: dict[float, list[float]] = defaultdict(list)
-    for ideal, frac in points:
-        by_ideal[ideal].append(min(1.0, frac / best))
-    xs = sorted(by_ideal)
-    ys = isotonic([sum(by_ideal[x]) / len(by_ideal[x]) for x in xs], [float(len(by_ideal[x])) for x in xs])
+    bins = _bins(points)
+    xs = [x for x, _ in bins]
+    means = [
+        min(MAX_CURVE if memory else 1.0, (max(f) if fastest else sum(f) / len(f)) / best) for _, f in bins
+    ]
+    ys = means if memory else isotonic(means, [float(len(f)) for _, f in bins])
     curve: dict[str, tuple[float, float]] = {}  # written time -> point; equal written times keep the last
     for x, y in zip(xs, ys, strict=True):
         text, t = _written_time(x)
         curve[text] = (t, max(_sig(y, CURVE_DIGITS), 10.0**-CURVE_DIGITS))
     return Entry(best=max(_sig(best, CURVE_DIGITS), 1e-6), points=tuple(curve.values()), rows=len(points))
+
+
+def _skinny(rows: list[dict[str, Any]], fit: Fit) -> dict[str, tuple[tuple[int, float], ...]]:
+    """matmul_skinny per dtype: the fraction of the matmul `best` that GEMMs with a small dimension reach,
+    by that dimension (rows with max(m, n, k) >= SKINNY_LARGE, so that size does not limit them), averaged
+    per dimension, capped at 1 and made non-decreasing."""
+    by_dtype: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        dims = _gemm_dims(r)
+        peak = fit.roofs.peaks.get(r["dtype"])
+        entry = fit.efficiency.get("matmul", {}).get(r["dtype"])
+        if dims is None or peak is None or entry is None or r["min_s"] <= fit.roofs.launch_overhead:
+            continue
+        if min(dims) <= SKINNY_ROWS and max(dims) >= SKINNY_LARGE:
+            achieved = r["flop"] / peak / (r["min_s"] - fit.roofs.launch_overhead)
+            by_dtype[r["dtype"]][min(dims)].append(min(1.0, achieved / entry.best))
+    out = {}
+    for dtype, by_rows in sorted(by_dtype.items()):
+        ms = sorted(by_rows)
+        ys = isotonic([sum(by_rows[m]) / len(by_rows[m]) for m in ms], [float(len(by_rows[m])) for m in ms])
+        out[dtype] = tuple(
+            (m, max(_sig(y, CURVE_DIGITS), 10.0**-CURVE_DIGITS)) for m, y in zip(ms, ys, strict=True)
+        )
+    return out
+
+
+def _gemm_dims(r: dict[str, Any]) -> tuple[int, ...] | None:
+    if r["kind"] != "gemm" or r["status"] != "ok":
+        return None
+    return tuple(int(d) for d in str(r["shape"]).split("x"))
 
 
 def _written_time(seconds: float) -> tuple[str, float]:
@@ -249,11 +306,20 @@ def fit_rows(rows: Iterable[dict[str, Any]], *, where: str = "<measurements>") -
         if ideal <= 0 or r["min_s"] < OVERHEAD_DOMINATED * overhead:
             left_out["overhead-dominated"] += 1
             continue
+        dims = _gemm_dims(r)
+        if op_class == "matmul" and dims and min(dims) < SKINNY_ONLY and max(dims) >= SKINNY_LARGE:
+            left_out["skinny GEMM (matmul_skinny only)"] += 1
+            continue
+        if r["kind"] in MEMORY_CLASS_OF_KIND and r.get("op_class") != op_class:
+            left_out["ran as several ATen ops"] += 1  # hwsim.calibrate.microbench: not one kernel here
+            continue
         points[(op_class, r["dtype"])].append((ideal, ideal / (r["min_s"] - overhead)))
     efficiency: dict[str, dict[str, Entry]] = defaultdict(dict)
     for (op_class, dtype), pts in sorted(points.items()):
-        efficiency[op_class][dtype] = _entry(pts, memory=op_class not in COMPUTE_ROOF_KEYS)
-    return Fit(roofs=roofs, efficiency=dict(efficiency), left_out=dict(left_out))
+        memory = op_class not in COMPUTE_ROOF_KEYS
+        efficiency[op_class][dtype] = _entry(pts, memory=memory, fastest=op_class.endswith("_memory"))
+    fit = Fit(roofs=roofs, efficiency=dict(efficiency), left_out=dict(left_out))
+    return replace(fit, skinny=_skinny(rows, fit))
 
 
 def _q(text: str) -> str:
@@ -268,7 +334,7 @@ def _entry_lines(entry: Entry, indent: str, note: str) -> list[str]:
     return lines
 
 
-def _default_dtype(by_dtype: dict[str, Entry], device: str) -> str:
+def _default_dtype(by_dtype: dict[str, Any], device: str) -> str:
     for dtype in DEFAULT_DTYPES.get(device, ()):
         if dtype in by_dtype:
             return dtype
@@ -325,6 +391,16 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
         lines.append(
             "# rows left out of the curves: " + ", ".join(f"{k} {v}" for k, v in sorted(fit.left_out.items()))
         )
+    if fit.skinny:
+        lines.append(
+            f"# GEMMs with min(m, n, k) <= {SKINNY_ROWS}: [smallest dimension, fraction of matmul best], "
+            f"from gemm rows with max(m, n, k) >= {SKINNY_LARGE}"
+        )
+        lines.append("matmul_skinny:")
+        first = _default_dtype(fit.skinny, host.device)
+        for dtype in [first, *sorted(d for d in fit.skinny if d != first)]:
+            pairs = ", ".join(f"[{m}, {y:g}]" for m, y in fit.skinny[dtype])
+            lines.append(f"  {'default' if dtype == first else dtype}: [{pairs}]")
     lines.append("efficiency:")
     classes = dict(fit.efficiency)
     fallback = next((c for c in ("elementwise", "copy", "softmax", "norm") if c in classes), None)

@@ -7,8 +7,11 @@ launch overhead. It applies to devices of one kind (gpu, tpu, accelerator, cpu) 
 Efficiency = best x curve(x), where
 - best is the fraction of the roof reached by the largest, friendliest ops of the class (for a GEMM,
   the "maximum achievable matmul FLOPS" over the peak), and
-- curve(x) in (0, 1] is the shape: how much of `best` an op of size x reaches, piecewise linear in
-  log10(x) between measured points and flat beyond them.
+- curve(x) is the shape: how much of `best` an op of size x reaches, piecewise linear in log10(x)
+  between measured points and flat beyond them. For compute classes it lies in (0, 1]. A
+  memory-bound class's curve may exceed 1 (up to MAX_CURVE) where ops of that size run from a cache
+  faster than the DRAM-sized ops `best` describes: the measured cache level of the roofline
+  (hwsim.calibrate.fit).
 The size x is the op's *ideal time*: FLOP / peak FLOP/s for compute classes (matmul, attention) and
 bytes / peak bandwidth for memory-bound classes. Measuring size in seconds at the roof, rather than in
 FLOP or bytes, is what lets a curve fitted on one device apply to another of the same kind: a GEMM
@@ -30,6 +33,12 @@ Two variants of a class may have entries of their own (keys `<class>_bwd` and `<
 - `<compute class>_memory`: the fraction of the memory bandwidth that the memory term of a matmul or
   attention op reaches (a skinny decode GEMM streaming its weights, one-query decode attention);
   without it the memory term uses `default`.
+
+`matmul_skinny` ({dtype: [[rows, factor], ...]}) describes GEMMs with a small dimension (decode's
+few tokens): the matmul efficiency of a GEMM whose smallest of m, n, k is at most the last point's
+rows is best x min(curve(ideal), factor(smallest dimension)), the factor piecewise linear in
+log10(rows). A 1-D curve over ideal time cannot hold both: an 8 x 4096 x 4096 GEMM takes as long at
+the roof as a 1000^3 one but reaches a quarter of its rate (measured on one Xeon core).
 
 Classes without an entry use the `default` entry (memory-bound). A dtype without an entry uses its
 class's `default` entry; a dtype entry that gives only `best` keeps the default's curve.
@@ -65,6 +74,7 @@ SCHEMA = "hwsim.calibration/1"
 # Classes whose efficiency is a fraction of the compute roof; all others are fractions of bandwidth.
 COMPUTE_CLASSES = ("matmul", "attention")
 DEVICE_KINDS = ("gpu", "tpu", "accelerator", "cpu")
+MAX_CURVE = 50.0  # the most a (cache-resident) size may beat `best` by
 EFFICIENCY_KEYS = (
     *OP_CLASSES,
     *(f"{c}_bwd" for c in OP_CLASSES),
@@ -126,6 +136,7 @@ class Calibration:
     launch_overhead: float  # s added to every kernel
     eager_overhead: Mapping[str, float] = field(default_factory=dict)  # "train"/"inference" -> s per op
     unfused_ops: frozenset[str] = frozenset()  # custom-op targets costed as their ATen passes
+    matmul_skinny: Mapping[str, Curve] = field(default_factory=dict)  # dtype -> factor over smallest dim
     efficiency: Mapping[str, Mapping[str, ClassEfficiency]]  # op class -> dtype ("default") -> entry
     threads: int | None = None  # CPU threads the measurements used; estimates assume the same
     fitted: bool = False  # True when produced by `hwsim calibrate` from measurements
@@ -135,6 +146,10 @@ class Calibration:
     def eager_overhead_s(self, mode: str) -> float:
         """Host time per op outside the op when a step of `mode` (train, prefill, decode) runs eagerly."""
         return self.eager_overhead.get("train" if mode == "train" else "inference", 0.0)
+
+    def skinny(self, dtype: str) -> Curve | None:
+        """The matmul factor over a GEMM's smallest dimension for `dtype` (or the default), if any."""
+        return self.matmul_skinny.get(dtype) or self.matmul_skinny.get("default")
 
     def entry(self, op_class: str, dtype: str) -> ClassEfficiency:
         by_dtype = self.efficiency.get(op_class) or self.efficiency["default"]
@@ -165,8 +180,9 @@ def _read_entry(reader: FieldReader, fallback: ClassEfficiency | None) -> ClassE
                     reader.problems.add(key, exc.expected, exc.got, exc.hint)
                     continue
                 y = pair[1]
-                if isinstance(y, bool) or not isinstance(y, (int, float)) or not 0 < y <= 1 or t <= 0:
-                    reader.problems.add(key, "a positive time and a fraction in (0, 1]", shown(pair))
+                if isinstance(y, bool) or not isinstance(y, (int, float)) or not 0 < y <= MAX_CURVE or t <= 0:
+                    expected = f"a positive time and a fraction in (0, {MAX_CURVE:g}]"
+                    reader.problems.add(key, expected, shown(pair))
                     continue
                 points.append((t, float(y)))
     elif fallback is None:
@@ -176,6 +192,30 @@ def _read_entry(reader: FieldReader, fallback: ClassEfficiency | None) -> ClassE
         return None
     curve = Curve(points=tuple(sorted(points))) if points else fallback.curve  # type: ignore[union-attr]
     return ClassEfficiency(best=best if best is not None else fallback.best, curve=curve)  # type: ignore[union-attr]
+
+
+def _read_skinny(reader: FieldReader, problems: Problems) -> dict[str, Curve]:
+    """matmul_skinny: dtype ("default" first) -> [[smallest dimension, factor], ...]."""
+    curves: dict[str, Curve] = {}
+    for dtype, raw in list(reader.items()):
+        key = reader.key(dtype)
+        points: list[tuple[float, float]] = []
+        for i, pair in enumerate(raw if isinstance(raw, list) else [None]):
+            ok = isinstance(pair, list) and len(pair) == 2
+            rows, factor = pair if ok else (None, None)  # type: ignore[misc]
+            if not (isinstance(rows, int) and not isinstance(rows, bool) and rows >= 1):
+                ok = False
+            if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1:
+                ok = False
+            if not ok:
+                expected = "a pair [rows (a whole number >= 1), factor in (0, 1]]"
+                problems.add(f"{key}[{i}]", expected, str(pair) if isinstance(pair, list) else shown(pair))
+                continue
+            points.append((float(rows), float(factor)))
+        if points:
+            curves[dtype] = Curve(points=tuple(sorted(points)))
+    reader.finish()
+    return curves
 
 
 def _find_calibration(ref: str, from_path: Path) -> Path:
@@ -223,6 +263,7 @@ def load_calibration(ref: str | Path) -> Calibration:
             if value is not None:
                 eager[mode] = value
         eager_reader.finish()
+    skinny = _read_skinny(top.mapping("matmul_skinny"), problems) if top.has("matmul_skinny") else {}
     unfused = top.strings("unfused_ops", required=False)
     for i, target in enumerate(unfused):
         if target not in LOWERED_TARGETS:
@@ -276,6 +317,7 @@ def load_calibration(ref: str | Path) -> Calibration:
         launch_overhead=overhead or 0.0,
         eager_overhead=eager,
         unfused_ops=frozenset(unfused or ()),
+        matmul_skinny=skinny,
         efficiency=efficiency,
         threads=threads,
         fitted=fitted,

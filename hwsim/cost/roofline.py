@@ -3,8 +3,8 @@
     compute_s  = FLOP  / (peak FLOP/s for the op's dtype x compute efficiency)   (matmul, attention)
     memory_s   = bytes / (memory bandwidth x memory efficiency)
 Efficiencies come from the calibration by op class and dtype; backward-phase ops use the class's
-`_bwd` entry and the memory term of a matmul or attention op its `_memory` entry, where the
-calibration has them (hwsim.cost.calibration).
+`_bwd` entry, the memory term of a matmul or attention op its `_memory` entry, and a GEMM with a
+small dimension the `matmul_skinny` factor, where the calibration has them (hwsim.cost.calibration).
     kernel_s   = max(compute_s, memory_s)
 
 The op is `compute`- or `memory`-bound by the larger term. Memory-bound classes (elementwise, norm,
@@ -105,7 +105,13 @@ class Roofline:
                 if peak is None:
                     raise ValueError(f"{self.device.name} has no compute rate for {dtype}")
                 ideal = flop[idx] / peak
-                compute_s[idx] = ideal / entry.many(ideal)
+                efficiency = entry.many(ideal)
+                skinny = cal.skinny(dtype) if op_class == "matmul" else None
+                if skinny is not None:
+                    smallest = np.array([_smallest_dim(ops[i]) for i in members])
+                    factor = np.where(smallest <= skinny.points[-1][0], skinny.many(smallest), 1.0)
+                    efficiency = entry.best * np.minimum(entry.curve.many(ideal), factor)
+                compute_s[idx] = ideal / efficiency
                 in_range[idx] = entry.curve.covers_many(ideal)
             memory_entry = cal.variant(op_class, "memory", dtype, "default") if is_compute else entry
             mem = memory_ideal[idx]
@@ -130,6 +136,14 @@ class Roofline:
 
     def __call__(self, op: Op) -> OpCost:
         return self.costs([op])[0]
+
+
+def _smallest_dim(op: Op) -> float:
+    """The smallest of a GEMM's m, n, k (hwsim.trace.rules records them); inf when not recorded."""
+    attrs = op.attrs
+    if "m" in attrs and "n" in attrs and "k" in attrs:
+        return float(min(attrs["m"], attrs["n"], attrs["k"]))
+    return float("inf")
 
 
 def op_cost(op: Op, device: Device, calibration: Calibration) -> OpCost:

@@ -30,8 +30,8 @@ __all__ = ["LOWERED", "passes"]
 # The custom ops whose real implementation is a sequence of ATen ops, and that implementation
 # (keys: hwsim.ir.LOWERED_TARGETS, which calibration files are checked against).
 LOWERED: dict[str, Callable[..., Any]] = {
-    "hwsim.rms_norm.default": ops.rms_norm._init_fn,
-    "hwsim.rms_norm_backward.default": ops.rms_norm_backward._init_fn,
+    "hwsim.rms_norm.default": ops.rms_norm_math,
+    "hwsim.rms_norm_backward.default": ops.rms_norm_backward_math,
 }
 
 

@@ -212,7 +212,11 @@ class Recorder:
 
         return hook
 
-    def _post_hook(self, _module: nn.Module, _args: Any, _out: Any) -> None:
+    def _post_hook(self, _module: nn.Module, _args: Any, out: Any) -> None:
+        # Tag what the module made before leaving its scope: an autograd.Function's output (the zoo's
+        # RMS norm) does not pass through the torch-function mode that tags every other op's output.
+        if self.phase == "fwd" and torch.is_grad_enabled():
+            self.tag(out)
         self._scopes.pop()  # returns None: a value would replace the module's output
 
     # --- storages -----------------------------------------------------------------------------------

@@ -47,9 +47,11 @@ ROWS = [
     row("gemm", "matmul", "100x100x100", 2e6, 1.2e5, 41 * US),  # ideal 20 us, net 40 us: 0.5
     row("gemm", "matmul", "10x10x10", 2e3, 1.2e3, 1.5 * US),  # under 2x the overhead: left out
     row("gemm", "matmul", "1x4096x4096", 3.4e7, 6.7e7, 1 * US + 6.7e-3 / 0.67),  # memory-bound: matmul_memory
+    row("gemm", "matmul", "8x2048x2048", 6.7e7, 1.69e7, 1 * US + 6.7e-4 / 0.25),  # skinny: 0.25 of best
+    row("gemm", "matmul", "512x2048x2048", 4.295e9, 2.1e7, 1 * US + 4.295e-2),  # skinny-ish: 1.0
     row("copy", "copy", "1000x125000", 0.0, 1e9, 0.1),
     row("copy", "copy", "1x1250", 0.0, 1e4, 3 * US),  # ideal 1 us, net 2 us: 0.5
-    # add: achieved 0.3, 0.9 (a cache), 0.6, 0.75 (the largest) -> best 0.75, y 0.4, 1, 0.8, 1
+    # add: achieved 0.3, 0.9 (a cache), 0.6, 0.75 (the largest) -> best 0.75, y 0.4, 1.2, 0.8, 1
     row("add", "elementwise", "a", 1.0, 1e6, 1 * US + 100 * US / 0.3),
     row("add", "elementwise", "b", 1.0, 1e7, 1 * US + 1e-3 / 0.9),
     row("add", "elementwise", "c", 1.0, 1e8, 1 * US + 1e-2 / 0.6),
@@ -79,11 +81,12 @@ def test_fit_roofs_and_entries() -> None:
     assert fit.roofs.eager_overhead == pytest.approx({"train": 10 * US, "inference": 6 * US})
     matmul = fit.efficiency["matmul"]["fp32"]
     assert matmul.best == 1.0
-    assert [x for x, _ in matmul.points] == pytest.approx([20e-6, 0.02])
-    assert [y for _, y in matmul.points] == pytest.approx([0.5, 1.0])
+    assert [x for x, _ in matmul.points] == pytest.approx([20e-6, 0.02, 0.043])  # written to 3 digits
+    assert [y for _, y in matmul.points] == pytest.approx([0.5, 1.0, 1.0])
+    assert fit.skinny == {"fp32": ((1, 0.034), (8, 0.25), (512, 1.0))}
     add = fit.efficiency["elementwise"]["fp32"]
     assert add.best == 0.75  # the largest add, not the cache-helped one
-    assert [y for _, y in add.points] == pytest.approx([0.4, 0.9, 0.9, 1.0])
+    assert [y for _, y in add.points] == pytest.approx([0.4, 1.2, 0.8, 1.0])  # the cache (b) beats DRAM
     assert fit.efficiency["attention"]["fp32"].best == 0.25
     assert fit.efficiency["attention_bwd"]["fp32"].best == pytest.approx(0.2)
     assert fit.efficiency["matmul_memory"]["fp32"].best == pytest.approx(0.67)
@@ -91,8 +94,10 @@ def test_fit_roofs_and_entries() -> None:
     assert "softmax" not in fit.efficiency  # failed rows are not fitted
 
 
-def test_curves_are_sorted_and_non_decreasing() -> None:
-    for by_dtype in fit_rows(ROWS).efficiency.values():
+def test_compute_curves_are_sorted_and_non_decreasing() -> None:
+    for key, by_dtype in fit_rows(ROWS).efficiency.items():
+        if key not in ("matmul", "attention", "attention_bwd"):
+            continue
         for entry in by_dtype.values():
             xs = [x for x, _ in entry.points]
             ys = [y for _, y in entry.points]
@@ -123,6 +128,7 @@ def test_cpu_files_load_back(tmp_path: Path) -> None:
     assert cal.entry("reduction", "fp32").best == 0.75  # the default class is the elementwise fit
     assert cal.variant("attention", "bwd", "fp32", "attention").best == pytest.approx(0.2)
     assert cal.variant("matmul", "memory", "fp32", "default").best == pytest.approx(0.67)
+    assert cal.skinny("fp32").points == ((1.0, 0.034), (8.0, 0.25), (512.0, 1.0))
     assert cal.eager_overhead_s("train") == pytest.approx(10 * US)
     assert cal.eager_overhead_s("decode") == pytest.approx(6 * US)
     assert cal.unfused_ops == {"hwsim.rms_norm.default", "hwsim.rms_norm_backward.default"}

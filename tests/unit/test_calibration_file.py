@@ -113,3 +113,16 @@ def test_bad_eager_overhead_and_unknown_unfused_op_are_reported(tmp_path: Path) 
         'unfused_ops[0]: expected a custom op hwsim can cost as its passes, got "hwsim.rms_norm" '
         '(did you mean "hwsim.rms_norm.default"?)' in text
     )
+
+
+def test_bad_skinny_pairs_are_reported(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEAD
+        + "matmul_skinny: {default: [[0.5, 0.2], [8, 2]]}\nefficiency:\n  default: {default: {best: 0.8}}\n",
+    )
+    with pytest.raises(InputError) as info:
+        load_calibration(path)
+    expected = "expected a pair [rows (a whole number >= 1), factor in (0, 1]]"
+    assert f"matmul_skinny.default[0]: {expected}, got [0.5, 0.2]" in str(info.value)
+    assert f"matmul_skinny.default[1]: {expected}, got [8, 2]" in str(info.value)

@@ -245,3 +245,26 @@ def test_an_unfused_op_is_costed_as_its_passes(tmp_path) -> None:  # noqa: ANN00
     cal = _calibration(tmp_path, "unfused_ops: [hwsim.rms_norm.default]\n")
     unfused = estimate(graph(norm, dtype="fp32"), CPU, cal).costs[0]
     assert unfused.memory_s == pytest.approx(12000 / (1e10 * 0.5) + 1e-6)  # two passes, one extra launch
+
+
+def test_skinny_factor_limits_gemms_by_their_smallest_dimension(tmp_path) -> None:  # noqa: ANN001
+    cal = _calibration(tmp_path, "matmul_skinny: {default: [[1, 0.1], [100, 0.5], [1000, 0.9]]}\n")
+
+    # attrs as hwsim.trace.rules records them for aten.mm
+    def mm(m: int, n: int, k: int) -> Op:
+        from dataclasses import replace
+
+        return replace(matmul(0, m, n, k, dtype="fp32"), attrs={"m": m, "n": n, "k": k, "batch": 1})
+
+    def compute_s(op: Op) -> float:
+        return estimate(graph(op, dtype="fp32"), CPU, cal).costs[0].compute_s
+
+    assert compute_s(mm(10, 4000, 4000)) == pytest.approx(
+        op_flop(10, 4000, 4000) / (1e11 * 0.3)
+    )  # log-midway
+    assert compute_s(mm(4000, 4000, 4000)) == pytest.approx(op_flop(4000, 4000, 4000) / 1e11)  # beyond: 1
+    assert compute_s(matmul(0, 10, 4000, 4000, dtype="fp32")) == pytest.approx(op_flop(10, 4000, 4000) / 1e11)
+
+
+def op_flop(m: int, n: int, k: int) -> float:
+    return 2.0 * m * n * k
