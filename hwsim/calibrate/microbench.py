@@ -1,7 +1,11 @@
 """Microbenchmarks on the CPU or a CUDA GPU: GEMM, memory-bound ops, causal attention and dispatch overhead.
 
 Each benchmark is a kernel kind (`KERNELS`), a dtype and a shape. It is timed the way the roofline
-needs it: the achieved rate of one op in isolation, as eager PyTorch runs it.
+needs it: the achieved rate of one op as eager PyTorch runs it inside a model step: outputs
+allocated per call, and operands cycled through enough copies (`_rotating`) that they are not sitting
+in the innermost cache, as a model's activations and weights are not when the next op reads them. (The
+first version timed hot operands into preallocated outputs; on one Xeon core it estimated a model's
+elementwise ops 2-3x too fast.)
 
 Timing (see ../shared/notes/tracing-facts.md for why): torch threads are pinned (1 by default; with
 2 threads on a busy machine OpenMP spin-waiting made a step 28x slower); `warmup` calls first (lazy
@@ -50,6 +54,8 @@ same file measures only what is missing (hwsim.calibrate.results).
 
 from __future__ import annotations
 
+import itertools
+import math
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -74,6 +80,10 @@ __all__ = [
 
 # Element sizes of the dtypes benchmarked (tf32 is fp32 storage with TF32 tensor-core maths on CUDA).
 ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}
+ROTATE_BYTES = {"cpu": 32 * 2**20, "cuda": 256 * 2**20}  # operand copies a kernel row cycles through
+MAX_COPIES = 256
+HOST_KINDS = ("launch", *EAGER_KINDS)  # rows that time the host, not a kernel: no copies
+OVERHEAD_ROUNDS = 4  # times the launch and eager rows are measured in a full sweep (their min is used)
 MIN_REPS = 10  # the tracing-facts rule: at least 10 repetitions, min as capability, median beside it
 MAX_CALLS = 10_000  # cap on calls per repetition (a launch-sized op reaches the target well before it)
 ERROR_CHARS = 300  # keep failure text short enough for a CSV cell
@@ -130,9 +140,9 @@ def _gemm(shape, dtype, device):
     m, n, k = shape
     # B is a transposed [n, k] weight, the layout nn.Linear's forward hands to the GEMM (x @ W^T):
     # a skinny (decode) GEMM streams it, and the streaming rate depends on the layout.
-    a, w, c = _rand((m, k), dtype, device), _rand((n, k), dtype, device), _rand((m, n), dtype, device)
+    a, w = _rand((m, k), dtype, device), _rand((n, k), dtype, device)
     b = w.t()
-    return lambda: torch.mm(a, b, out=c)
+    return lambda: torch.mm(a, b)
 
 
 def _attention(shape, dtype, device):
@@ -183,6 +193,14 @@ def _copy(shape, dtype, device):
 
 
 def _add(shape, dtype, device):
+    import torch
+
+    a, b = (_rand(shape, dtype, device) for _ in range(2))
+    return lambda: torch.add(a, b)
+
+
+def _launch(shape, dtype, device):
+    """The least an op costs the host: a one-element add into a preallocated output, no allocation."""
     import torch
 
     a, b, c = (_rand(shape, dtype, device) for _ in range(3))
@@ -254,7 +272,8 @@ KERNELS: dict[str, Kernel] = {
                          counts=lambda s, e: (7.0 * _n(s), float((2 * _n(s) + 2 * s[-1]) * e))),
     "rms_norm": Kernel(op_class="norm", build=_rms_norm,
                        counts=lambda s, e: (4.0 * _n(s), float((2 * _n(s) + s[-1]) * e))),
-    "launch": Kernel(op_class="elementwise", build=_add, counts=lambda s, e: (float(_n(s)), 3.0 * _n(s) * e)),
+    "launch": Kernel(op_class="elementwise", build=_launch,
+                     counts=lambda s, e: (float(_n(s)), 3.0 * _n(s) * e)),
 }  # fmt: skip
 MEMORY_KINDS = ("copy", "add", "softmax", "layer_norm", "rms_norm")
 
@@ -307,23 +326,34 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
             }
             attn_bwd = {"bf16": [(4, 32, s, 128) for s in (256, 1024, 4096, 16384)]}
             decode = {"bf16": [(8, 32, kv, 128) for kv in (512, 2048, 8192, 32768)]}
-    benches = [Bench(kind="launch", dtype="fp32", shape=(1,))]
+    # The host-side rows (launch, eager) are taken OVERHEAD_ROUNDS times, spread through the sweep,
+    # each time at a slightly different (equally tiny) size so that each is its own row: the fit takes
+    # their min. A shared host's Python speed swings by 2x within seconds (a module-chain step took
+    # 10.8 us and 19.5 us per op a few seconds apart), far more than its GEMM rate does.
     dtype = "fp32" if device == "cpu" else "bf16"
-    benches += [Bench(kind=kind, dtype=dtype, shape=shape) for kind, shape in eager]
+    rounds = 1 if quick else OVERHEAD_ROUNDS
+    overhead = [
+        [Bench(kind="launch", dtype="fp32", shape=(1 + r,))]
+        + [Bench(kind=kind, dtype=dtype, shape=(width, tokens + r)) for kind, (width, tokens) in eager]
+        for r in range(rounds)
+    ]
+    benches = list(overhead[0])
     benches += [Bench(kind="gemm", dtype=dt, shape=s) for dt, shapes in gemm.items() for s in shapes]
+    benches += overhead[1] if rounds > 1 else []
     benches += [
         Bench(kind=kind, dtype=dt, shape=(r, cols))
         for kind in MEMORY_KINDS
         for dt in mem_dtypes
         for r in rows
     ]
+    benches += overhead[2] if rounds > 2 else []
     if quick:  # one copy past the small sizes, so that even a quick fit has a less cache-bound bandwidth roof
         benches.append(
             Bench(kind="copy", dtype=mem_dtypes[0], shape=(16384, 1024) if device == "cpu" else (65536, cols))
         )
     for kind, table in (("attention", attn), ("attention_bwd", attn_bwd), ("attention_decode", decode)):
         benches += [Bench(kind=kind, dtype=dt, shape=s) for dt, shapes in table.items() for s in shapes]
-    return benches
+    return benches + [b for batch in overhead[3:] for b in batch]
 
 
 def time_calls(
@@ -380,6 +410,23 @@ def error_text(exc: BaseException) -> str:
     return text[:ERROR_CHARS]
 
 
+def _rotating(kernel: Kernel, bench: Bench, device: str, nbytes: float) -> Callable[[], Any]:
+    """The call to time: for kernels (not the host rows) one of enough copies of the operands, in turn,
+    that a call finds its operands out of the innermost caches, as a model step does (its
+    activations and weights were last touched many ops ago). ROTATE_BYTES of copies: 32 MiB on a
+    CPU, 16x the 2 MiB L2 of a Sapphire Rapids core; 256 MiB on a GPU, beyond an H200's 50 MiB or a
+    B200's 126 MiB L2. Outputs are allocated per call, as eager PyTorch does."""
+    build = lambda: kernel.build(bench.shape, torch_dtype(bench.dtype), device)  # noqa: E731
+    if bench.kind in HOST_KINDS or not nbytes > 0:
+        return build()
+    copies = max(1, min(MAX_COPIES, math.ceil(ROTATE_BYTES[device] / nbytes)))
+    calls = [build() for _ in range(copies)]
+    if copies == 1:
+        return calls[0]
+    turn = itertools.cycle(calls)
+    return lambda: next(turn)()
+
+
 def _measure(
     bench: Bench, kernel: Kernel, *, device: str, reps: int, warmup: int, target_s: float
 ) -> dict[str, Any]:
@@ -395,7 +442,7 @@ def _measure(
         row["flop"], row["bytes"] = kernel.counts(bench.shape, ELEMENT_BYTES.get(bench.dtype, 0))
         if device == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = bench.dtype == "tf32"
-        fn = kernel.build(bench.shape, torch_dtype(bench.dtype), device)
+        fn = _rotating(kernel, bench, device, row["bytes"])
         if bench.kind in MEMORY_KINDS:
             with torch.no_grad():
                 ops = count_ops(fn)
