@@ -109,7 +109,7 @@ MEMORY_CLASS_OF_KIND = {
 }
 DEFAULT_DTYPES = {"cpu": ("fp32", "bf16"), "cuda": ("bf16", "fp16", "tf32", "fp32")}
 SAME_SIZE = 1.05  # ideal times within 5% of each other are one size in a curve
-SKINNY_ROWS = 512  # GEMMs whose smallest dimension is at most this get the matmul_skinny factor
+SKINNY_ROWS = 512  # GEMMs whose min(m, n) is at most this get the matmul_skinny factor
 SKINNY_ONLY = 128  # ... and below this they are fitted into matmul_skinny only, not the size curve
 SKINNY_LARGE = 1024  # a skinny row's largest dimension is at least this (its size does not limit it)
 ROOF_DIGITS = 4  # significant digits of the written roofs
@@ -243,9 +243,9 @@ def _entry(points: list[tuple[float, float]], *, memory: bool, fastest: bool = F
 
 
 def _skinny(rows: list[dict[str, Any]], fit: Fit) -> dict[str, tuple[tuple[int, float], ...]]:
-    """matmul_skinny per dtype: the fraction of the matmul `best` that GEMMs with a small dimension reach,
-    by that dimension (rows with max(m, n, k) >= SKINNY_LARGE, so that size does not limit them), averaged
-    per dimension, capped at 1 and made non-decreasing."""
+    """matmul_skinny per dtype: the fraction of the matmul `best` that GEMMs with a small output dimension
+    reach, by min(m, n) (rows whose other output dimension and k are >= SKINNY_LARGE, so that size does
+    not limit them), averaged per min(m, n), capped at 1 and made non-decreasing."""
     by_dtype: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         dims = _gemm_dims(r)
@@ -253,9 +253,10 @@ def _skinny(rows: list[dict[str, Any]], fit: Fit) -> dict[str, tuple[tuple[int, 
         entry = fit.efficiency.get("matmul", {}).get(r["dtype"])
         if dims is None or peak is None or entry is None or r["min_s"] <= fit.roofs.launch_overhead:
             continue
-        if min(dims) <= SKINNY_ROWS and max(dims) >= SKINNY_LARGE:
+        rows_out = min(dims[0], dims[1])  # min(m, n): the streamed operand's reuse
+        if rows_out <= SKINNY_ROWS and min(max(dims[:2]), dims[2]) >= SKINNY_LARGE:
             achieved = r["flop"] / peak / (r["min_s"] - fit.roofs.launch_overhead)
-            by_dtype[r["dtype"]][min(dims)].append(min(1.0, achieved / entry.best))
+            by_dtype[r["dtype"]][rows_out].append(min(1.0, achieved / entry.best))
     out = {}
     for dtype, by_rows in sorted(by_dtype.items()):
         ms = sorted(by_rows)
@@ -307,7 +308,7 @@ def fit_rows(rows: Iterable[dict[str, Any]], *, where: str = "<measurements>") -
             left_out["overhead-dominated"] += 1
             continue
         dims = _gemm_dims(r)
-        if op_class == "matmul" and dims and min(dims) < SKINNY_ONLY and max(dims) >= SKINNY_LARGE:
+        if op_class == "matmul" and dims and min(dims[:2]) < SKINNY_ONLY and max(dims) >= SKINNY_LARGE:
             left_out["skinny GEMM (matmul_skinny only)"] += 1
             continue
         if r["kind"] in MEMORY_CLASS_OF_KIND and r.get("op_class") != op_class:
@@ -393,8 +394,8 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
         )
     if fit.skinny:
         lines.append(
-            f"# GEMMs with min(m, n, k) <= {SKINNY_ROWS}: [smallest dimension, fraction of matmul best], "
-            f"from gemm rows with max(m, n, k) >= {SKINNY_LARGE}"
+            f"# GEMMs with min(m, n) <= {SKINNY_ROWS}: [min(m, n), fraction of matmul best], "
+            f"from gemm rows whose other dimensions are >= {SKINNY_LARGE}"
         )
         lines.append("matmul_skinny:")
         first = _default_dtype(fit.skinny, host.device)

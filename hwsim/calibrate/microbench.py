@@ -2,10 +2,10 @@
 
 Each benchmark is a kernel kind (`KERNELS`), a dtype and a shape. It is timed the way the roofline
 needs it: the achieved rate of one op as eager PyTorch runs it inside a model step: outputs
-allocated per call, and operands cycled through enough copies (`_rotating`) that they are not sitting
-in the innermost cache, as a model's activations and weights are not when the next op reads them. (The
-first version timed hot operands into preallocated outputs; on one Xeon core it estimated a model's
-elementwise ops 2-3x too fast.)
+allocated per call (except a GEMM's: see `_gemm`), and operands cycled through enough copies
+(`_rotating`) that they are not sitting in the innermost cache, as a model's activations and weights
+are not when the next op reads them. (The first version timed hot operands into preallocated
+outputs; on one Xeon core it estimated a model's elementwise ops 2-3x too fast.)
 
 Timing (see ../shared/notes/tracing-facts.md for why): torch threads are pinned (1 by default; with
 2 threads on a busy machine OpenMP spin-waiting made a step 28x slower); `warmup` calls first (lazy
@@ -140,9 +140,13 @@ def _gemm(shape, dtype, device):
     m, n, k = shape
     # B is a transposed [n, k] weight, the layout nn.Linear's forward hands to the GEMM (x @ W^T):
     # a skinny (decode) GEMM streams it, and the streaming rate depends on the layout.
-    a, w = _rand((m, k), dtype, device), _rand((n, k), dtype, device)
+    # The output is preallocated: on a CPU, glibc serves an allocation above its 32 MiB mmap ceiling
+    # with fresh pages, and first-touch faults then cost more than the product (a 4096x4096x128 fp32
+    # GEMM took 70 ms with a fresh 64 MiB output, 27 ms at the roof), which model-sized outputs do not
+    # pay. The memory-bound kinds allocate; their size curves carry that cost where it occurs.
+    a, w, c = _rand((m, k), dtype, device), _rand((n, k), dtype, device), _rand((m, n), dtype, device)
     b = w.t()
-    return lambda: torch.mm(a, b)
+    return lambda: torch.mm(a, b, out=c)
 
 
 def _attention(shape, dtype, device):

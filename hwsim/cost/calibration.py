@@ -34,11 +34,11 @@ Two variants of a class may have entries of their own (keys `<class>_bwd` and `<
   attention op reaches (a skinny decode GEMM streaming its weights, one-query decode attention);
   without it the memory term uses `default`.
 
-`matmul_skinny` ({dtype: [[rows, factor], ...]}) describes GEMMs with a small dimension (decode's
-few tokens): the matmul efficiency of a GEMM whose smallest of m, n, k is at most the last point's
-rows is best x min(curve(ideal), factor(smallest dimension)), the factor piecewise linear in
-log10(rows). A 1-D curve over ideal time cannot hold both: an 8 x 4096 x 4096 GEMM takes as long at
-the roof as a 1000^3 one but reaches a quarter of its rate (measured on one Xeon core).
+`matmul_skinny` ({dtype: [[rows, factor], ...]}) describes GEMMs with a small output dimension
+(decode's few tokens): the matmul efficiency of a GEMM whose min(m, n) is at most the last point's
+rows is best x min(curve(ideal), factor(min(m, n))), the factor piecewise linear in log10(rows). A
+1-D curve over ideal time cannot hold both: an 8 x 4096 x 4096 GEMM takes as long at the roof as a
+1000^3 one but reaches a quarter of its rate (measured on one Xeon core).
 
 Classes without an entry use the `default` entry (memory-bound). A dtype without an entry uses its
 class's `default` entry; a dtype entry that gives only `best` keeps the default's curve.

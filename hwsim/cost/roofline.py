@@ -4,7 +4,7 @@
     memory_s   = bytes / (memory bandwidth x memory efficiency)
 Efficiencies come from the calibration by op class and dtype; backward-phase ops use the class's
 `_bwd` entry, the memory term of a matmul or attention op its `_memory` entry, and a GEMM with a
-small dimension the `matmul_skinny` factor, where the calibration has them (hwsim.cost.calibration).
+small output dimension the `matmul_skinny` factor, where the calibration has them (hwsim.cost.calibration).
     kernel_s   = max(compute_s, memory_s)
 
 The op is `compute`- or `memory`-bound by the larger term. Memory-bound classes (elementwise, norm,
@@ -139,10 +139,11 @@ class Roofline:
 
 
 def _smallest_dim(op: Op) -> float:
-    """The smallest of a GEMM's m, n, k (hwsim.trace.rules records them); inf when not recorded."""
+    """The smaller output dimension of a GEMM, min(m, n) (hwsim.trace.rules records them); inf when
+    not recorded. A small m or n is the GEMV-like regime where one operand streams with little reuse."""
     attrs = op.attrs
-    if "m" in attrs and "n" in attrs and "k" in attrs:
-        return float(min(attrs["m"], attrs["n"], attrs["k"]))
+    if "m" in attrs and "n" in attrs:
+        return float(min(attrs["m"], attrs["n"]))
     return float("inf")
 
 
