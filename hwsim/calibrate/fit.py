@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.calibrate.device import HostInfo
-from hwsim.calibrate.results import MICRO, read_rows
+from hwsim.calibrate.results import MICRO, fastest_per_key, read_rows
 from hwsim.cost.calibration import MAX_CURVE
 from hwsim.errors import InputError
 from hwsim.fileio import write_text_atomic
@@ -280,7 +280,7 @@ def _written_time(seconds: float) -> tuple[str, float]:
 
 def fit_rows(rows: Iterable[dict[str, Any]], *, where: str = "<measurements>") -> Fit:
     """The roofs and efficiency entries the microbenchmark `rows` (hwsim.calibrate.results.MICRO) give."""
-    rows = list(rows)
+    rows = fastest_per_key(rows, MICRO)
     roofs = _roofs(rows, where)
     overhead = roofs.launch_overhead
     points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)

@@ -481,8 +481,14 @@ def run_sweep(
     target_s: float = 1e-3,
     kernels: dict[str, Kernel] | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    rounds: int = 1,
 ) -> SweepResult:
-    """Measure every bench not already in `csv_path`, appending one flushed row each; resume-safe.
+    """Measure every bench `rounds` times (a whole pass per round), appending one flushed row per
+    measurement; resume-safe: a key with `rounds` rows in `csv_path` (or a failed one) is done.
+
+    Rounds are what makes a sweep robust on a shared host: the speed swings last seconds, longer
+    than one bench's repetitions, so a bench measured in a slow spell is only rescued by measuring
+    it again minutes later (the fit takes each key's fastest round: results.fastest_per_key).
 
     Torch's intra-op threads are pinned to `threads` for the run and restored afterwards. A
     KeyboardInterrupt stops the sweep with every finished row on disk.
@@ -490,32 +496,36 @@ def run_sweep(
     import torch
 
     kernels = KERNELS if kernels is None else kernels
+    benches = list(dict.fromkeys(benches))  # a bench listed twice is measured once per round
+    unknown = [b.kind for b in benches if b.kind not in kernels]
+    if unknown:
+        raise ValueError(f"unknown benchmark kind {unknown[0]!r}; known: {', '.join(kernels)}")
     if reps < MIN_REPS:
         raise ValueError(f"reps must be >= {MIN_REPS}, got {reps}")
     existing = read_rows(csv_path, MICRO)  # validates the file (and drops a torn last line) first
-    done = {MICRO.row_key(r) for r in existing}
-    benches = list(benches)
-    todo = [b for b in benches if b.key not in done]
-    skipped = len(benches) - len(todo)
+    count: dict[tuple[str, ...], int] = {}
+    for r in existing:
+        key = MICRO.row_key(r)
+        count[key] = rounds if r["status"] != "ok" else count.get(key, 0) + 1  # a failure is final
+    skipped = sum(min(count.get(b.key, 0), rounds) for b in benches)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     measured = failed = 0
     try:
         with RowWriter(csv_path, MICRO) as writer:
-            seen: set[tuple[str, str, str]] = set()
-            for bench in todo:
-                if bench.key in seen:
-                    continue
-                seen.add(bench.key)
-                kernel = kernels.get(bench.kind)
-                if kernel is None:
-                    raise ValueError(f"unknown benchmark kind {bench.kind!r}; known: {', '.join(kernels)}")
-                row = _measure(bench, kernel, device=device, reps=reps, warmup=warmup, target_s=target_s)
-                writer.append(row)
-                measured += 1
-                failed += row["status"] != "ok"
-                if progress is not None:
-                    progress(row)
+            for round_ in range(rounds):
+                for bench in benches:
+                    if count.get(bench.key, 0) > round_:
+                        continue
+                    row = _measure(
+                        bench, kernels[bench.kind], device=device, reps=reps, warmup=warmup, target_s=target_s
+                    )
+                    writer.append(row)
+                    count[bench.key] = rounds if row["status"] != "ok" else count.get(bench.key, 0) + 1
+                    measured += 1
+                    failed += row["status"] != "ok"
+                    if progress is not None:
+                        progress(row)
     finally:
         torch.set_num_threads(before)
     return SweepResult(measured=measured, skipped=skipped, failed=failed, rows=read_rows(csv_path, MICRO))

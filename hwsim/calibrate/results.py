@@ -32,7 +32,7 @@ from hwsim.calibrate.device import HostInfo
 from hwsim.errors import InputError, shown
 from hwsim.yamlio import display_path
 
-__all__ = ["COLLECTIVE", "MICRO", "Row", "Table", "check_host", "read_rows", "RowWriter"]
+__all__ = ["COLLECTIVE", "MICRO", "Row", "Table", "check_host", "fastest_per_key", "read_rows", "RowWriter"]
 
 Row = dict[str, Any]
 
@@ -101,6 +101,20 @@ COLLECTIVE = Table(
     floats=("bytes", "min_s", "median_s", "algbw", "busbw"),
 )
 STATUSES = ("ok", "failed")
+
+
+def fastest_per_key(rows: Iterable[Row], table: Table) -> list[Row]:
+    """One row per key: its fastest successful row (a sweep of several rounds measures each key once
+    per round; the min over rounds is the capability), else its first row. First-seen key order."""
+    chosen: dict[tuple[str, ...], Row] = {}
+    for row in rows:
+        key = table.row_key(row)
+        have = chosen.get(key)
+        if have is None or (
+            row["status"] == "ok" and (have["status"] != "ok" or row["min_s"] < have["min_s"])
+        ):
+            chosen[key] = row
+    return list(chosen.values())
 
 
 def _parse(table: Table, raw: dict[str, str], where: str, line: int) -> Row:

@@ -69,6 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     cal.add_argument("--measurements", type=Path, metavar="DIR", help="Folder for the measurement files.")
     cal.add_argument("--reps", type=int, default=10, help="Timed repetitions per measurement (>= 10).")
+    cal.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="Passes over the whole sweep; each key's fastest pass is fitted (default: 3 for a full CPU "
+        "sweep, whose shared host's speed swings for seconds at a time; 1 for --quick and CUDA).",
+    )
     cal.add_argument("--no-collectives", action="store_true", help="Skip the collective benchmarks.")
     cal.add_argument("--world-size", type=int, default=2, help="Processes for the collectives (default 2).")
     cal.set_defaults(func=_calibrate)
@@ -79,6 +86,7 @@ def _check_usage(args: argparse.Namespace) -> None:
         ("--threads", args.threads, 1),
         ("--reps", args.reps, 10),
         ("--world-size", args.world_size, 2),
+        ("--rounds", 1 if args.rounds is None else args.rounds, 1),
     ):
         if value < low:
             raise UsageError(f"<command line>: {flag}: expected a whole number >= {low}, got {value}")
@@ -190,6 +198,8 @@ def _command(args: argparse.Namespace) -> str:
             words += [flag, str(value)]
     if args.reps != 10:
         words += ["--reps", str(args.reps)]
+    if args.rounds is not None:
+        words += ["--rounds", str(args.rounds)]
     if args.world_size != 2:
         words += ["--world-size", str(args.world_size)]
     words += [flag for flag, on in (("--quick", args.quick), ("--no-collectives", args.no_collectives)) if on]
@@ -229,6 +239,7 @@ def _calibrate(args: argparse.Namespace) -> int:
             reps=args.reps,
             target_s=target,
             progress=_progress,
+            rounds=args.rounds or (3 if device == "cpu" and not args.quick else 1),
         )
     except KeyboardInterrupt:
         print(

@@ -183,3 +183,21 @@ def test_counts_are_written_exactly_and_times_to_six_digits(tmp_path: Path) -> N
     (row,) = read_rows(csv_path, MICRO)
     assert row["flop"] == 2 * 16384**3 and row["bytes"] == 3 * 16384**2 * 2
     assert row["min_s"] == 0.0123457
+
+
+def test_rounds_measure_every_key_again_and_the_fit_keeps_the_fastest(tmp_path: Path) -> None:
+    from hwsim.calibrate.results import fastest_per_key
+
+    csv_path = tmp_path / "micro.csv"
+    benches = [Bench(kind="nap", dtype="fp32", shape=(i,)) for i in range(1, 4)]
+    first = run_sweep(benches, csv_path, kernels=nap(_idle), target_s=0.0, rounds=1)
+    assert first.measured == 3
+    result = run_sweep(benches, csv_path, kernels=nap(_idle), target_s=0.0, rounds=2)
+    assert (result.measured, result.skipped) == (3, 3)  # round 1 resumed from the file
+    assert [r["shape"] for r in result.rows] == ["1", "2", "3", "1", "2", "3"]
+    assert run_sweep(benches, csv_path, kernels=nap(_idle), rounds=2).measured == 0
+    fastest = fastest_per_key(result.rows, MICRO)
+    assert [r["shape"] for r in fastest] == ["1", "2", "3"]
+    for row in fastest:
+        same = [r["min_s"] for r in result.rows if r["shape"] == row["shape"]]
+        assert row["min_s"] == min(same)
