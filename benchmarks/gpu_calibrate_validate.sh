@@ -54,6 +54,10 @@ for dtype, rate in sorted({**device.vector_flops, **device.matrix_flops}.items()
     print(f"  peak {dtype}: {format_quantity(rate, 'flop_rate')}")
 print(f"  memory bandwidth {format_quantity(device.memory_bandwidth, 'byte_rate')}")
 print(f"calibration {cal.name}: launch overhead {format_quantity(cal.launch_overhead, 'time')}")
+for mode, seconds in sorted(cal.eager_overhead.items()):
+    print(f"  eager framework overhead per op, {mode}: {format_quantity(seconds, 'time')}")
+for dtype, curve in sorted(cal.matmul_skinny.items()):
+    print(f"  matmul_skinny {dtype}: {list(curve.points)}")
 for op_class, by_dtype in sorted(cal.efficiency.items()):
     for dtype, entry in sorted(by_dtype.items()):
         print(f"  {op_class:12s} {dtype:8s} best {entry.best:.3f}, {len(entry.curve.points)} curve points")

@@ -41,23 +41,19 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.calibrate.device import HostInfo, host_stem
+from hwsim.calibrate.host_files import DRIFT_BENCHES, host_drift, resolve_system
 from hwsim.calibrate.measure import MeasuredOp, Measurement
-from hwsim.errors import InputError, shown
 from hwsim.yamlio import display_path
 
 __all__ = [
     "DEFINITIONS",
-    "DRIFT_BENCHES",
     "EQUIVALENT",
     "SCHEMA",
     "ClassFigures",
     "OpComparison",
     "Validation",
-    "check_calibration",
     "compare",
-    "host_drift",
     "match_ops",
-    "resolve_system",
     "run_validation",
 ]
 
@@ -171,7 +167,7 @@ class Validation:
     system: str  # the device file the estimate used
     host: HostInfo
     threads: int
-    reps: int
+    reps: int  # per round
     calibration: dict[str, Any]
     launch_mode: str
     measured_step_s: float
@@ -186,6 +182,7 @@ class Validation:
     measurements: str = ""  # the CSV the measurements are in
     drift: dict[str, float] = field(default_factory=dict)  # host_drift: min time then / at calibration - 1
     validated_at: str = ""  # UTC, ISO 8601
+    rounds: int = 1  # measurements of the whole step merged by hwsim.calibrate.rounds
 
     @property
     def error(self) -> float:
@@ -252,7 +249,8 @@ class Validation:
             "schema": SCHEMA, "workload": self.workload, "label": self.label,
             "overrides": list(self.overrides), "mode": self.mode, "device": self.device,
             "system": self.system, "host": self.host.to_json(),
-            "threads": self.threads, "reps": self.reps, "calibration": self.calibration,
+            "threads": self.threads, "reps": self.reps, "rounds": self.rounds,
+            "calibration": self.calibration,
             "launch_mode": self.launch_mode, "definitions": DEFINITIONS,
             "end_to_end": {k: _num(x) for k, x in e2e.items()} | {"failed": self.step_error_text or None},
             "ops": ops, "classes": {c.op_class: c.to_json() for c in self.classes},
@@ -360,120 +358,6 @@ def compare(
     )  # fmt: skip
 
 
-# --- which device file and calibration the estimate uses ------------------------------------------------
-
-
-def _calibrate_hint(device: str, threads: int) -> str:
-    extra = f" --threads {threads}" if device == "cpu" and threads != 1 else ""
-    return f"run `hwsim calibrate --device {device}{extra}` first, or pass --system and --calibration"
-
-
-def resolve_system(
-    device: str, host: HostInfo, system: str | None, calibration: str | None
-) -> tuple[Any, str, Any]:
-    """(System, its name, Calibration) for estimating on this host: the measured device file and its
-    fitted calibration that `hwsim calibrate` wrote (found by host stem), unless given."""
-    from hwsim.cost.calibration import default_calibration, load_calibration
-    from hwsim.hardware.loader import load_system
-    from hwsim.hardware.spec import device_of
-    from hwsim.resources import catalogue_dir, find_by_stem
-
-    if system is None:
-        stem = host_stem(host)
-        path = find_by_stem(catalogue_dir() / "devices", stem)
-        if path is None:
-            raise InputError.one(
-                "<command line>", "--system", f"the measured device file of this host ({stem})", "none",
-                _calibrate_hint(device, host.threads),
-            )  # fmt: skip
-        system = str(path)
-    loaded = load_system(system)
-    dev = device_of(loaded)
-    want = "cpu" if device == "cpu" else "gpu"
-    if dev.kind != want:
-        raise InputError.one(
-            "<command line>", "--system", f"a {want} device (what --device {device} runs on)",
-            f"{dev.name}, a {dev.kind}",
-        )  # fmt: skip
-    if calibration is not None:
-        cal = load_calibration(calibration)
-    else:
-        fitted = find_by_stem(catalogue_dir() / "calibrations", f"fitted-{dev.name}")
-        if fitted is not None:
-            cal = load_calibration(fitted)
-        elif dev.kind == "cpu":
-            raise InputError.one(
-                "<command line>", "--calibration",
-                f"the fitted calibration of {dev.name} (fitted-{dev.name})", "none",
-                _calibrate_hint(device, host.threads),
-            )  # fmt: skip
-        else:
-            cal = default_calibration(dev.name, dev.kind)
-    check_calibration(cal, dev, host)
-    return loaded, Path(system).stem if "/" in str(system) else str(system), cal
-
-
-def check_calibration(cal: Any, dev: Any, host: HostInfo) -> None:
-    """Refuse a calibration for another kind of device, or a stale one: fitted for another device
-    file, on another host, or with another thread count than this run uses."""
-    where = display_path(Path(cal.path))
-    if cal.applies_to_kind != dev.kind:
-        raise InputError.one(
-            where, "applies_to.kind", f"a calibration for a {dev.kind} (the device {dev.name})",
-            shown(cal.applies_to_kind), "a calibration applies only to devices of its kind",
-        )  # fmt: skip
-    if not cal.fitted:
-        return  # published defaults: not fitted anywhere, nothing to be stale about
-    stale = "a stale calibration"
-    if cal.applies_to_device and cal.applies_to_device != dev.name:
-        raise InputError.one(
-            where, "applies_to.device", f"a calibration fitted for the device {dev.name}",
-            shown(cal.applies_to_device), f"{stale}: pass the calibration of {dev.name}",
-        )  # fmt: skip
-    here, key = (
-        (host.gpu_name, "fitted_on.gpu") if host.device == "cuda" else (host.cpu_model, "fitted_on.host")
-    )
-    there = cal.meta.get(key.split(".")[1])
-    if there is not None and there != here:
-        raise InputError.one(
-            where, key, f"a calibration fitted on this host ({shown(here)})", shown(there),
-            f"{stale}: run `hwsim calibrate --device {host.device}` on this host",
-        )  # fmt: skip
-    if host.device == "cpu" and cal.threads is not None and cal.threads != host.threads:
-        raise InputError.one(
-            where, "threads", f"a calibration fitted with the {host.threads} thread(s) this run uses",
-            shown(cal.threads),
-            f"{stale}: run `hwsim calibrate --device cpu --threads {host.threads}`, or validate with "
-            f"--threads {cal.threads}",
-        )  # fmt: skip
-
-
-# Three of the calibration's own microbenchmarks, re-timed with each measurement (hwsim.calibrate.microbench).
-DRIFT_BENCHES = {
-    "cpu": (("launch", "fp32", (1,)), ("gemm", "fp32", (256, 256, 256)), ("copy", "fp32", (16384, 1024))),
-    "cuda": (("launch", "fp32", (1,)), ("gemm", "bf16", (4096, 4096, 4096)), ("copy", "bf16", (65536, 4096))),
-}  # dispatch, compute and memory bandwidth: a neighbour may take any of them
-
-
-def host_drift(cal: Any, measurement: Measurement) -> dict[str, float]:
-    """How much slower (+) or faster (-) the host ran when `measurement` was taken than when `cal` was
-    fitted: per microbenchmark the measurement re-timed (DRIFT_BENCHES), min then / min in the
-    calibration's own rows - 1. A shared host's speed moves by tens of percent between hours; an error
-    of that size can be the host, not the model. {} when the calibration's rows are not found
-    (cal.meta["measurements"]/micro.csv)."""
-    from hwsim.calibrate.results import MICRO, read_rows
-
-    path = Path(cal.meta.get("measurements", "")) / "micro.csv"
-    if not cal.fitted or not path.is_file():
-        return {}
-    rows: dict[str, float] = {}
-    for r in read_rows(path, MICRO):  # a key measured in several rounds: its fastest
-        if r["status"] == "ok":
-            key = " ".join(MICRO.row_key(r))
-            rows[key] = min(rows.get(key, math.inf), r["min_s"])
-    return {k: t / rows[k] - 1 for k, t in measurement.benches.items() if rows.get(k, 0) > 0}
-
-
 def run_validation(
     ref: str | Path,
     *,
@@ -488,6 +372,7 @@ def run_validation(
     hook: Any = None,
     progress: Any = None,
     fresh: bool = False,
+    rounds: int = 1,
 ) -> Validation:
     """Estimate and measure one workload on this host's `device`, and compare (see the module doc).
 
@@ -496,6 +381,7 @@ def run_validation(
     """
     from hwsim.calibrate.device import describe_host, resolve_device
     from hwsim.calibrate.measure import measure, workload_label
+    from hwsim.calibrate.rounds import merge_rounds, round_label
     from hwsim.estimate import estimate
     from hwsim.trace import trace_workload
     from hwsim.workload import load_workload
@@ -506,10 +392,14 @@ def run_validation(
     loaded, name, cal = resolve_system(device, host, system, calibration)
     est = estimate(trace_workload(workload), loaded, cal, system_name=name)
     label = workload_label(workload.name, overrides)
-    measurement = measure(
-        workload, folder / "measurements" / host_stem(host), label=label, device=device, threads=threads,
-        reps=reps, warmup=warmup, hook=hook, progress=progress, fresh=fresh, benches=DRIFT_BENCHES[device],
-    )  # fmt: skip
+    measurement = merge_rounds([
+        measure(
+            workload, folder / "measurements" / host_stem(host), label=round_label(label, r), device=device,
+            threads=threads, reps=reps, warmup=warmup, hook=hook, progress=progress, fresh=fresh,
+            benches=DRIFT_BENCHES[device],
+        )
+        for r in range(rounds)
+    ])  # fmt: skip
     v = compare(est, measurement, workload=workload.name, overrides=overrides)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    return replace(v, drift=host_drift(cal, measurement), validated_at=now)
+    return replace(v, drift=host_drift(cal, measurement), validated_at=now, rounds=rounds)

@@ -44,6 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     val.add_argument("--reps", type=int, default=MIN_REPS, help=f"Timed repetitions (>= {MIN_REPS}).")
     val.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="Override a workload value by dotted key, e.g. --set model.layers=2.")  # fmt: skip
+    val.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="Complete measurements taken one after another and merged (min of mins; default 3 on a CPU, "
+        "whose shared host's speed swings for seconds at a time, 1 on CUDA).",
+    )
     val.add_argument("--json", action="store_true", help="Print the hwsim.validation/1 document.")
     val.add_argument("--remeasure", action="store_true",
                      help="Drop this workload's stored rows and measure anew (default: resume).")  # fmt: skip
@@ -54,7 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    for flag, value, low in (("--threads", args.threads, 1), ("--reps", args.reps, MIN_REPS)):
+    rounds = args.rounds if args.rounds is not None else (1 if args.device == "cuda" else 3)
+    for flag, value, low in (
+        ("--threads", args.threads, 1),
+        ("--reps", args.reps, MIN_REPS),
+        ("--rounds", rounds, 1),
+    ):
         if value < low:
             raise UsageError(f"<command line>: {flag}: expected a whole number >= {low}, got {value}")
     from hwsim.calibrate.validate import run_validation
@@ -67,7 +79,7 @@ def _validate(args: argparse.Namespace) -> int:
         validation = run_validation(
             args.workload, overrides=tuple(args.overrides), device=args.device, system=args.system,
             calibration=args.calibration, threads=args.threads, reps=args.reps, folder=folder,
-            progress=lambda text: print(text, file=sys.stderr), fresh=args.remeasure,
+            progress=lambda text: print(text, file=sys.stderr), fresh=args.remeasure, rounds=rounds,
         )  # fmt: skip
     except KeyboardInterrupt:
         print(f"hwsim validate: the rows measured so far are under {display_path(folder / 'measurements')}; "

@@ -68,7 +68,7 @@ def reproduce_command(v: Validation) -> str:
     words = ["hwsim", "validate", v.workload, "--device", v.device]
     if v.device == "cpu":
         words += ["--threads", str(v.threads)]
-    words += ["--reps", str(v.reps)]
+    words += ["--reps", str(v.reps), "--rounds", str(v.rounds)]
     for item in v.overrides:
         words += ["--set", item]
     return shlex.join(words)
@@ -107,7 +107,8 @@ def _lines(v: Validation) -> dict[str, Any]:
         "range": f"{cal['ops_outside_range']} of {sum(c.graph_index is not None for c in v.ops)} graph ops "
         f"({_pct(share)} of the estimated step) lie outside the calibrated sizes",
         "host": f"{v.host.gpu_name or v.host.cpu_model} ({v.device}, {v.threads} thread(s), "
-        f"torch {v.host.torch_version}), {v.reps} repetitions; validated {v.validated_at or '-'}",
+        f"torch {v.host.torch_version}), {v.reps} repetitions in each of {v.rounds} round(s); "
+        f"validated {v.validated_at or '-'}",
     }
 
 

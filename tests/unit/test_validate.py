@@ -163,7 +163,7 @@ def test_report_files(validated) -> None:
         "## Worst ops",
         "## Unmatched and failed ops",
         "## Definitions",
-        "hwsim validate llama-tiny-train --device cpu --threads 1 --reps 2 --set model.layers=1",
+        "hwsim validate llama-tiny-train --device cpu --threads 1 --reps 2 --rounds 1 --set model.layers=1",
     ):
         assert part in md, part  # fmt: skip
     lines = paths[1].read_text().splitlines()
@@ -205,9 +205,9 @@ def test_cli_finds_the_host_files_by_stem(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_drift_compares_the_retimed_microbenchmarks_with_the_calibration_rows(tmp_path: Path) -> None:
+    from hwsim.calibrate.host_files import host_drift
     from hwsim.calibrate.measure import Measurement
     from hwsim.calibrate.results import MICRO, RowWriter
-    from hwsim.calibrate.validate import host_drift
     from hwsim.cost.calibration import load_calibration
 
     write_host_files(tmp_path)
@@ -228,3 +228,32 @@ def test_drift_compares_the_retimed_microbenchmarks_with_the_calibration_rows(tm
     drift = host_drift(cal, m)
     assert drift == {"launch fp32 1": pytest.approx(1.0), "gemm fp32 256x256x256": pytest.approx(-0.5)}
     assert host_drift(replace(cal, meta={}), m) == {}  # the calibration's rows are not found: no drift
+
+
+def test_rounds_merge_as_min_of_mins_and_a_failure_stays() -> None:
+    from hwsim.calibrate.measure import MeasuredOp, Measurement
+    from hwsim.calibrate.rounds import merge_rounds, round_label
+
+    def op(i: int, min_s: float, status: str = "ok") -> MeasuredOp:
+        return MeasuredOp(index=i, target="aten.mm.default", op_class="matmul", phase="fwd", scope="",
+                          shapes=((2, 2),), dtype="fp32", flop=1.0, bytes=1.0, min_s=min_s,
+                          median_s=2 * min_s, status=status,
+                          error="boom" if status != "ok" else "")  # fmt: skip
+
+    def m(step: float, ops: tuple, bench: float) -> Measurement:
+        return Measurement(label="w", device="cpu", host=describe_host("cpu"), reps=10, step_min_s=step,
+                           step_median_s=1.5 * step, step_status="ok", step_error="", ops=ops,
+                           ops_sum_min_s=step / 2, floor_min_s=1e-6,
+                           benches={"launch fp32 1": bench})  # fmt: skip
+
+    slow = m(2.0, (op(0, 0.4), op(1, 0.5)), 2e-6)
+    fast = m(1.0, (op(0, 0.2), op(1, 0.6, status="failed")), 1e-6)
+    merged = merge_rounds([slow, fast, m(3.0, (op(0, 0.3), op(1, 0.7)), 3e-6)])
+    assert (merged.step_min_s, merged.step_median_s) == (1.0, 3.0)  # min; median of the round medians
+    assert merged.ops[0].min_s == 0.2 and merged.ops[0].median_s == 0.6
+    assert merged.ops[1].status == "failed" and merged.ops[1].error == "boom"
+    assert merged.benches == {"launch fp32 1": 1e-6} and merged.ops_sum_min_s == 0.5 and merged.reps == 10
+    assert merge_rounds([slow]) is slow
+    assert [round_label("w", r) for r in range(3)] == ["w", "w@round2", "w@round3"]
+    with pytest.raises(ValueError, match="different op counts"):
+        merge_rounds([slow, m(1.0, (op(0, 0.1),), 1e-6)])
