@@ -69,6 +69,9 @@ OPS = Table(
 OpHook = Callable[[str, int], None]  # (target, call number in the step); raising fails that op
 
 
+ROUND_MARK = "@round"  # label of round n > 1 of a workload: f"{label}{ROUND_MARK}{n}"
+
+
 def workload_label(name: str, overrides: Sequence[str] = ()) -> str:
     """How a workload is named in files: "llama-tiny-train", or "llama-tiny-train[model.layers=2]"."""
     return f"{name}[{','.join(overrides)}]" if overrides else name
@@ -385,10 +388,11 @@ def _bench(kind: str, dtype: str, shape: tuple[int, ...], device: str, reps: int
     """A calibration microbenchmark timed as hwsim.calibrate.microbench times it: (name, [min, median])."""
     import torch
 
-    from hwsim.calibrate.microbench import KERNELS, Bench, time_calls, torch_dtype
+    from hwsim.calibrate.microbench import Bench, bench_call, time_calls
 
-    name = f"{kind} {dtype} {Bench(kind=kind, dtype=dtype, shape=shape).shape_text}"
-    fn = KERNELS[kind].build(shape, torch_dtype(dtype), device)
+    bench = Bench(kind=kind, dtype=dtype, shape=shape)
+    name = f"{kind} {dtype} {bench.shape_text}"
+    fn = bench_call(bench, device)
     with torch.no_grad():
         best, median, _ = time_calls(fn, device=device, reps=reps)  # at least microbench.MIN_REPS
     return name, [best, median]
@@ -454,7 +458,8 @@ def measure(
     Rows already in the file for this label are kept and not measured again; the step is run only
     for what is missing. `hook(target, n)` is called before each timed call (tests slow or fail ops
     with it; an exception it raises fails that op). `reps` >= 1 here; the CLI asks for >= 10.
-    `fresh` drops this label's rows first (the other workloads' rows are kept) and measures anew.
+    `fresh` drops this label's rows first, its later rounds' too (the other workloads' rows are kept),
+    and measures anew.
     `benches` (kind, dtype, shape) of hwsim.calibrate.microbench are timed too, just before the step.
     """
     import torch
@@ -464,8 +469,9 @@ def measure(
     label = label or workload.name
     host = check_host(folder, describe_host(device, threads))
     csv_path = folder / "ops.csv"
-    if fresh and csv_path.exists():
-        kept = [r for r in read_rows(csv_path, OPS) if r["workload"] != label]
+    if fresh and csv_path.exists():  # this label's rows and its later rounds' (hwsim.calibrate.rounds)
+        rows = read_rows(csv_path, OPS)
+        kept = [r for r in rows if label not in (r["workload"], r["workload"].split(ROUND_MARK)[0])]
         csv_path.replace(old := csv_path.with_suffix(".csv.old"))
         with RowWriter(csv_path, OPS) as writer:
             for r in kept:

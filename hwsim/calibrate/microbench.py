@@ -71,6 +71,7 @@ __all__ = [
     "Bench",
     "Kernel",
     "SweepResult",
+    "bench_call",
     "default_sweep",
     "error_text",
     "run_sweep",
@@ -414,6 +415,14 @@ def error_text(exc: BaseException) -> str:
     return text[:ERROR_CHARS]
 
 
+def bench_call(bench: Bench, device: str, kernel: Kernel | None = None) -> Callable[[], Any]:
+    """The call a sweep times for `bench` (operand copies included): also what validation re-times
+    to measure the host's drift, so that both time the same thing."""
+    kernel = kernel or KERNELS[bench.kind]
+    nbytes = kernel.counts(bench.shape, ELEMENT_BYTES.get(bench.dtype, 0))[1]
+    return _rotating(kernel, bench, device, nbytes)
+
+
 def _rotating(kernel: Kernel, bench: Bench, device: str, nbytes: float) -> Callable[[], Any]:
     """The call to time: for kernels (not the host rows) one of enough copies of the operands, in turn,
     that a call finds its operands out of the innermost caches, as a model step does (its
@@ -446,7 +455,7 @@ def _measure(
         row["flop"], row["bytes"] = kernel.counts(bench.shape, ELEMENT_BYTES.get(bench.dtype, 0))
         if device == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = bench.dtype == "tf32"
-        fn = _rotating(kernel, bench, device, row["bytes"])
+        fn = bench_call(bench, device, kernel)
         if bench.kind in MEMORY_KINDS:
             with torch.no_grad():
                 ops = count_ops(fn)

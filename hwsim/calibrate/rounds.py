@@ -20,14 +20,14 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import replace
 
-from hwsim.calibrate.measure import MeasuredOp, Measurement
+from hwsim.calibrate.measure import ROUND_MARK, MeasuredOp, Measurement
 
 __all__ = ["merge_rounds", "round_label"]
 
 
 def round_label(label: str, index: int) -> str:
     """The label round `index` (0-based) is stored under: the first keeps the workload's own label."""
-    return label if index == 0 else f"{label}@round{index + 1}"
+    return label if index == 0 else f"{label}{ROUND_MARK}{index + 1}"
 
 
 def _min(values: Sequence[float]) -> float:
