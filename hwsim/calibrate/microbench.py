@@ -2,10 +2,10 @@
 
 Each benchmark is a kernel kind (`KERNELS`), a dtype and a shape. It is timed the way the roofline
 needs it: the achieved rate of one op as eager PyTorch runs it inside a model step: outputs
-allocated per call (except a GEMM's: see `_gemm`), and operands cycled through enough copies
-(`_rotating`) that they are not sitting in the innermost cache, as a model's activations and weights
-are not when the next op reads them. (The first version timed hot operands into preallocated
-outputs; on one Xeon core it estimated a model's elementwise ops 2-3x too fast.)
+allocated per call (except a GEMM's: see `_gemm`), and the operands of a streaming kernel cycled
+through enough copies (`_rotating`) that they are not sitting in the innermost cache, as a model's
+activations and weights are not when such an op reads them. (The first version timed hot operands
+into preallocated outputs; on one Xeon core it estimated a model's elementwise ops 2-3x too fast.)
 
 Timing (see ../shared/notes/tracing-facts.md for why): torch threads are pinned (1 by default; with
 2 threads on a busy machine OpenMP spin-waiting made a step 28x slower); `warmup` calls first (lazy
@@ -83,6 +83,7 @@ __all__ = [
 ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}
 ROTATE_BYTES = {"cpu": 32 * 2**20, "cuda": 256 * 2**20}  # operand copies a kernel row cycles through
 MAX_COPIES = 256
+STREAMING_INTENSITY = 8.0  # FLOP per byte below which a kernel streams its operands (see _rotating)
 HOST_KINDS = ("launch", *EAGER_KINDS)  # rows that time the host, not a kernel: no copies
 OVERHEAD_ROUNDS = 4  # times the launch and eager rows are measured in a full sweep (their min is used)
 MIN_REPS = 10  # the tracing-facts rule: at least 10 repetitions, min as capability, median beside it
@@ -419,18 +420,22 @@ def bench_call(bench: Bench, device: str, kernel: Kernel | None = None) -> Calla
     """The call a sweep times for `bench` (operand copies included): also what validation re-times
     to measure the host's drift, so that both time the same thing."""
     kernel = kernel or KERNELS[bench.kind]
-    nbytes = kernel.counts(bench.shape, ELEMENT_BYTES.get(bench.dtype, 0))[1]
-    return _rotating(kernel, bench, device, nbytes)
+    flop, nbytes = kernel.counts(bench.shape, ELEMENT_BYTES.get(bench.dtype, 0))
+    return _rotating(kernel, bench, device, flop, nbytes)
 
 
-def _rotating(kernel: Kernel, bench: Bench, device: str, nbytes: float) -> Callable[[], Any]:
-    """The call to time: for kernels (not the host rows) one of enough copies of the operands, in turn,
-    that a call finds its operands out of the innermost caches, as a model step does (its
-    activations and weights were last touched many ops ago). ROTATE_BYTES of copies: 32 MiB on a
-    CPU, 16x the 2 MiB L2 of a Sapphire Rapids core; 256 MiB on a GPU, beyond an H200's 50 MiB or a
-    B200's 126 MiB L2. Outputs are allocated per call, as eager PyTorch does."""
+def _rotating(kernel: Kernel, bench: Bench, device: str, flop: float, nbytes: float) -> Callable[[], Any]:
+    """The call to time. A kernel that streams its operands (under STREAMING_INTENSITY FLOP per byte:
+    the memory-bound kinds, GEMV-like GEMMs, one-query attention over a KV cache) cycles through
+    enough copies of them that a call finds its operands out of the innermost caches, as a model step
+    does: it reads activations written many ops ago and weights touched once per step. ROTATE_BYTES
+    of copies: 32 MiB on a CPU, 16x the 2 MiB L2 of a Sapphire Rapids core; 256 MiB on a GPU,
+    beyond an H200's 50 MiB or a B200's 126 MiB L2. A kernel that reuses its operands (a square
+    GEMM, causal attention) is timed on one set, warm, as in a model where it reads the activations
+    the previous op just wrote (a 256^3 fp32 GEMM ran 14% slower on cold operands than inside a
+    model step on one Xeon core). The host rows are never copied."""
     build = lambda: kernel.build(bench.shape, torch_dtype(bench.dtype), device)  # noqa: E731
-    if bench.kind in HOST_KINDS or not nbytes > 0:
+    if bench.kind in HOST_KINDS or not nbytes > 0 or flop / nbytes >= STREAMING_INTENSITY:
         return build()
     copies = max(1, min(MAX_COPIES, math.ceil(ROTATE_BYTES[device] / nbytes)))
     calls = [build() for _ in range(copies)]
