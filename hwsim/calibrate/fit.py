@@ -106,6 +106,7 @@ MEMORY_CLASS_OF_KIND = {
     "softmax": "softmax",
     "layer_norm": "norm",
     "rms_norm": "norm",
+    "adamw": "optimizer",
 }
 DEFAULT_DTYPES = {"cpu": ("fp32", "bf16"), "cuda": ("bf16", "fp16", "tf32", "fp32")}
 SAME_SIZE = 1.05  # ideal times within 5% of each other are one size in a curve

@@ -41,12 +41,12 @@ missing. Workloads are told apart by their label (name plus overrides).
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hwsim.calibrate.clocks import clock_for
 from hwsim.calibrate.device import HostInfo, describe_host
 from hwsim.calibrate.microbench import MIN_REPS, error_text
 from hwsim.calibrate.results import RowWriter, Table, check_host, read_rows
@@ -127,52 +127,6 @@ class Measurement:
 
 
 # --- timing ---------------------------------------------------------------------------------------
-
-
-class _CpuClock:
-    """perf_counter_ns around the call; the value is the elapsed ns."""
-
-    start = staticmethod(time.perf_counter_ns)
-
-    def stop(self, token: Any) -> Any:
-        return time.perf_counter_ns() - token
-
-    def seconds(self, value: Any) -> float:
-        return value * 1e-9
-
-    def sync(self) -> None:
-        pass
-
-    reset = sync
-
-
-class _CudaClock:
-    """CUDA events on the current stream; elapsed times are read after `sync`. Events are pooled and
-    reused after `reset` (every value read)."""
-
-    def __init__(self) -> None:
-        import torch
-
-        self.torch, self.pool, self.used = torch, [], 0
-
-    def start(self) -> Any:
-        if self.used == len(self.pool):
-            self.pool.append(self.torch.cuda.Event(enable_timing=True))
-        self.used += 1
-        self.pool[self.used - 1].record()
-        return self.pool[self.used - 1]
-
-    def stop(self, token: Any) -> Any:
-        return (token, self.start())
-
-    def seconds(self, value: Any) -> float:
-        return value[0].elapsed_time(value[1]) * 1e-3  # elapsed_time is in milliseconds
-
-    def sync(self) -> None:
-        self.torch.cuda.synchronize()
-
-    def reset(self) -> None:
-        self.used = 0
 
 
 def _substitute(func: Any, args: tuple, kwargs: dict) -> Any:
@@ -487,7 +441,7 @@ def measure(
     torch.set_num_threads(threads)
     torch.set_flush_denormal(device == "cpu")
     try:
-        clock = _CudaClock() if device == "cuda" else _CpuClock()
+        clock = clock_for(device)
         run = _Run(workload, device)
         records = _record(run, clock)
         n = len(records)

@@ -40,6 +40,9 @@ to and from memory when nothing is on chip, as in hwsim.ir):
                (five GEMMs over the pairs, as hwsim.trace.rules: 2bh pairs (3d + 2d); reads dO, q,
                k, v, O, writes dq, dk, dv)
     attention_decode (b, h, kv, d) one query per sequence, no mask   flop 4bh kv d   bytes (2bhd + 2bh kv d) e
+    adamw      (r, c)        the zoo's fused AdamW step     flop 14rc             bytes 7rc e
+               (hwsim::adamw_ on one fp32 or bf16 parameter, no master copy: reads param, grad and
+               both moments, writes param and moments, as hwsim.trace.rules counts it)
     launch     (1,)          a one-element add: the per-op dispatch (CPU) or launch (CUDA) cost
     eager_train, eager_infer (width, tokens)  a chain of small modules run eagerly, training step or
                no-grad forward; the row is seconds per ATen op (hwsim.calibrate.eager)
@@ -234,6 +237,15 @@ def _rms_norm(shape, dtype, device):
     return lambda: F.rms_norm(x, shape[-1:], w)
 
 
+def _adamw(shape, dtype, device):
+    """One fused AdamW step on one parameter, as the zoo's hwsim::adamw_ runs it (hwsim.models.ops)."""
+    from hwsim.models import ops
+
+    param, grad = _rand(shape, dtype, device), _rand(shape, dtype, device)
+    exp_avg, exp_avg_sq = _rand(shape, dtype, device), _rand(shape, dtype, device).abs()
+    return lambda: ops.adamw_(param, grad, None, exp_avg, exp_avg_sq, 1e-4, 0.9, 0.95, 1e-8, 0.1, 10)
+
+
 def _n(shape: tuple[int, ...]) -> int:
     out = 1
     for s in shape:
@@ -278,10 +290,12 @@ KERNELS: dict[str, Kernel] = {
                          counts=lambda s, e: (7.0 * _n(s), float((2 * _n(s) + 2 * s[-1]) * e))),
     "rms_norm": Kernel(op_class="norm", build=_rms_norm,
                        counts=lambda s, e: (4.0 * _n(s), float((2 * _n(s) + s[-1]) * e))),
+    "adamw": Kernel(op_class="optimizer", build=_adamw,
+                    counts=lambda s, e: (14.0 * _n(s), 7.0 * _n(s) * e)),
     "launch": Kernel(op_class="elementwise", build=_launch,
                      counts=lambda s, e: (float(_n(s)), 3.0 * _n(s) * e)),
 }  # fmt: skip
-MEMORY_KINDS = ("copy", "add", "softmax", "layer_norm", "rms_norm")
+MEMORY_KINDS = ("copy", "add", "softmax", "layer_norm", "rms_norm", "adamw")
 
 
 def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
@@ -313,6 +327,7 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
             attn = {"fp32": long + short, "bf16": long}
             attn_bwd = {"fp32": [(1, 4, s, 128) for s in (128, 512, 2048)] + short, "bf16": long[:3]}
             decode = {dt: [(8, 8, kv, 64) for kv in (32, 128, 512, 2048)] for dt in ("fp32", "bf16")}
+            decode["fp32"] += [(2, 4, kv, 16) for kv in (32, 128)]  # head size 16, as `short` has
     else:
         if quick:
             gemm = {dt: [(n, n, n) for n in (256, 1024, 4096)] for dt in ("bf16", "fp32")}
