@@ -19,6 +19,8 @@ kernels, including the launch gaps eager execution leaves between them.
 FLOP and bytes per call (e = bytes per element; a multiply-add is 2 FLOP; bytes are what must move
 to and from memory when nothing is on chip, as in hwsim.ir):
     gemm       (m, n, k)     C = A @ B, A m x k, B = W^T    flop 2mnk             bytes (mk + kn + mn) e
+               (attention's q, k, v and dO are [b, s, h, d] memory seen as [b, h, s, d], as the
+               model's head split leaves them: `_heads_view`)
     attention  (b, h, s, d)  fused causal SDPA forward      flop 2bhd s(s+1)      bytes 4bhsd e
                QK^T and PV are 2 FLOP per (query, key, channel) each, 4bhd per (query, key) pair; a
                causal mask keeps the s(s+1)/2 pairs with key <= query (the s^2/2 triangle plus the
@@ -154,10 +156,17 @@ def _gemm(shape, dtype, device):
     return lambda: torch.mm(a, b, out=c)
 
 
+def _heads_view(shape: tuple[int, ...], dtype: Any, device: str):
+    """A [b, h, s, d] tensor laid out as a model hands it to attention: [b, s, h, d] memory, the head
+    split of a projection's output, transposed (hwsim.models.layers.Attention)."""
+    b, h, s, d = shape
+    return _rand((b, s, h, d), dtype, device).transpose(1, 2)
+
+
 def _attention(shape, dtype, device):
     import torch
 
-    q, k, v = (_rand(shape, dtype, device) for _ in range(3))
+    q, k, v = (_heads_view(shape, dtype, device) for _ in range(3))
     # The fused kernels themselves, as the tracer records them: no math-path fallback can hide here.
     op = (
         torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
@@ -171,7 +180,7 @@ def _attention_backward(shape, dtype, device):
     """The fused causal attention backward kernel alone, on the forward's own output and logsumexp."""
     import torch
 
-    q, k, v, grad = (_rand(shape, dtype, device) for _ in range(4))
+    q, k, v, grad = (_heads_view(shape, dtype, device) for _ in range(4))
     if device == "cpu":
         out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(q, k, v, 0.0, True)
         op = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward
