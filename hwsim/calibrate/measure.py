@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.calibrate.clocks import clock_for
-from hwsim.calibrate.device import HostInfo, describe_host
+from hwsim.calibrate.device import HostInfo, describe_host, pinned_threads
 from hwsim.calibrate.microbench import MIN_REPS, error_text
 from hwsim.calibrate.results import RowWriter, Table, check_host, read_rows
 from hwsim.errors import InputError
@@ -437,41 +437,39 @@ def measure(
     if len(stored) == 1 and len(have) == len(_SUMMARY) + len(benches) + next(iter(stored)):
         return _from_rows(label, device, host, rows, csv_path)  # everything is there: nothing to run
     say = progress or (lambda _text: None)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    torch.set_flush_denormal(device == "cpu")
-    try:
-        clock = clock_for(device)
-        run = _Run(workload, device)
-        records = _record(run, clock)
-        n = len(records)
-        if stored and stored != {n}:
-            raise InputError.one(
-                display_path(csv_path), label, f"measurements of the {n} ops this step runs now",
-                f"rows for {sorted(stored)[0]} ops", "the model or torch changed: delete its rows",
-            )  # fmt: skip
-        say(f"{label}: {n} ops, {reps} reps on {device} ({threads} thread(s))")
-        with RowWriter(csv_path, OPS) as writer:
-            for i, (kind, dtype, shape) in enumerate(benches):
-                if ("bench", i) not in have:
-                    name, times = _bench(kind, dtype, shape, device, max(reps, MIN_REPS))
-                    writer.append(_row(label, "bench", i, n, max(reps, MIN_REPS), times, "", target=name))
-            if ("step", -1) not in have:
-                times, error = _time_step(run, clock, reps, warmup)
-                writer.append(_row(label, "step", -1, n, reps, times, error))
-                say(f"{label}: step " + (f"failed: {error}" if error else f"min {min(times):.6g} s"))
-            if ("floor", -1) not in have:
-                writer.append(_row(label, "floor", -1, n, reps, _floor(clock, device, reps), ""))
-            missing = [i for i in range(n) if ("op", i) not in have]
-            if missing or ("ops", -1) not in have:
-                times, errors, sums = _time_ops(run, records, clock, reps, hook)
-                for i in missing:
-                    rec, error = records[i]
-                    writer.append(_row(label, "op", i, n, reps, times[i], error or errors[i], rec))
-                if ("ops", -1) not in have:
-                    writer.append(_row(label, "ops", -1, n, reps, sums, ""))
-    finally:
-        torch.set_num_threads(before)
-        torch.set_flush_denormal(False)  # torch's default
+    with pinned_threads(threads):
+        torch.set_flush_denormal(device == "cpu")
+        try:
+            clock = clock_for(device)
+            run = _Run(workload, device)
+            records = _record(run, clock)
+            n = len(records)
+            if stored and stored != {n}:
+                raise InputError.one(
+                    display_path(csv_path), label, f"measurements of the {n} ops this step runs now",
+                    f"rows for {sorted(stored)[0]} ops", "the model or torch changed: delete its rows",
+                )  # fmt: skip
+            say(f"{label}: {n} ops, {reps} reps on {device} ({threads} thread(s))")
+            with RowWriter(csv_path, OPS) as writer:
+                for i, (kind, dtype, shape) in enumerate(benches):
+                    if ("bench", i) not in have:
+                        name, times = _bench(kind, dtype, shape, device, max(reps, MIN_REPS))
+                        writer.append(_row(label, "bench", i, n, max(reps, MIN_REPS), times, "", target=name))
+                if ("step", -1) not in have:
+                    times, error = _time_step(run, clock, reps, warmup)
+                    writer.append(_row(label, "step", -1, n, reps, times, error))
+                    say(f"{label}: step " + (f"failed: {error}" if error else f"min {min(times):.6g} s"))
+                if ("floor", -1) not in have:
+                    writer.append(_row(label, "floor", -1, n, reps, _floor(clock, device, reps), ""))
+                missing = [i for i in range(n) if ("op", i) not in have]
+                if missing or ("ops", -1) not in have:
+                    times, errors, sums = _time_ops(run, records, clock, reps, hook)
+                    for i in missing:
+                        rec, error = records[i]
+                        writer.append(_row(label, "op", i, n, reps, times[i], error or errors[i], rec))
+                    if ("ops", -1) not in have:
+                        writer.append(_row(label, "ops", -1, n, reps, sums, ""))
+        finally:
+            torch.set_flush_denormal(False)  # torch's default
     rows = [r for r in read_rows(csv_path, OPS) if r["workload"] == label]  # as written (6 digits)
     return _from_rows(label, device, host, rows, csv_path)

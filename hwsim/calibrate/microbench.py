@@ -68,6 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hwsim.calibrate.device import pinned_threads
 from hwsim.calibrate.eager import EAGER_KINDS, build_eager, count_ops
 from hwsim.calibrate.results import MICRO, RowWriter, read_rows
 
@@ -531,7 +532,6 @@ def run_sweep(
     Torch's intra-op threads are pinned to `threads` for the run and restored afterwards. A
     KeyboardInterrupt stops the sweep with every finished row on disk.
     """
-    import torch
 
     kernels = KERNELS if kernels is None else kernels
     benches = list(dict.fromkeys(benches))  # a bench listed twice is measured once per round
@@ -546,24 +546,19 @@ def run_sweep(
         key = MICRO.row_key(r)
         count[key] = rounds if r["status"] != "ok" else count.get(key, 0) + 1  # a failure is final
     skipped = sum(min(count.get(b.key, 0), rounds) for b in benches)
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
     measured = failed = 0
-    try:
-        with RowWriter(csv_path, MICRO) as writer:
-            for round_ in range(rounds):
-                for bench in benches:
-                    if count.get(bench.key, 0) > round_:
-                        continue
-                    row = _measure(
-                        bench, kernels[bench.kind], device=device, reps=reps, warmup=warmup, target_s=target_s
-                    )
-                    writer.append(row)
-                    count[bench.key] = rounds if row["status"] != "ok" else count.get(bench.key, 0) + 1
-                    measured += 1
-                    failed += row["status"] != "ok"
-                    if progress is not None:
-                        progress(row)
-    finally:
-        torch.set_num_threads(before)
+    with pinned_threads(threads), RowWriter(csv_path, MICRO) as writer:
+        for round_ in range(rounds):
+            for bench in benches:
+                if count.get(bench.key, 0) > round_:
+                    continue
+                row = _measure(
+                    bench, kernels[bench.kind], device=device, reps=reps, warmup=warmup, target_s=target_s
+                )
+                writer.append(row)
+                count[bench.key] = rounds if row["status"] != "ok" else count.get(bench.key, 0) + 1
+                measured += 1
+                failed += row["status"] != "ok"
+                if progress is not None:
+                    progress(row)
     return SweepResult(measured=measured, skipped=skipped, failed=failed, rows=read_rows(csv_path, MICRO))

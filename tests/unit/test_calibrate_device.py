@@ -39,3 +39,17 @@ def test_same_host_names_what_differs() -> None:
 
 def test_resolve_cpu() -> None:
     assert resolve_device("cpu") == "cpu"
+
+
+def test_pinned_threads_pins_and_restores() -> None:
+    import os
+
+    import torch
+
+    from hwsim.calibrate.device import pinned_threads
+
+    cpus, threads = os.sched_getaffinity(0), torch.get_num_threads()
+    with pinned_threads(1):
+        assert torch.get_num_threads() == 1
+        assert os.sched_getaffinity(0) == {min(cpus)}
+    assert os.sched_getaffinity(0) == cpus and torch.get_num_threads() == threads
