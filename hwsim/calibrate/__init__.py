@@ -13,9 +13,11 @@
 
 from hwsim.calibrate.collectives import run_collectives
 from hwsim.calibrate.device import HostInfo, describe_host, host_stem, resolve_device
-from hwsim.calibrate.fit import fit_rows, write_fit
+from hwsim.calibrate.fit import fit_rows
+from hwsim.calibrate.fit_files import write_fit
+from hwsim.calibrate.kernels import Bench
 from hwsim.calibrate.measure import MeasuredOp, Measurement, measure, workload_label
-from hwsim.calibrate.microbench import Bench, default_sweep, run_sweep
+from hwsim.calibrate.microbench import default_sweep, run_sweep
 from hwsim.calibrate.results import check_host, read_rows
 from hwsim.calibrate.validate import Validation, compare, match_ops, run_validation
 

@@ -114,7 +114,8 @@ def _worker(
     import torch
     import torch.distributed as dist
 
-    from hwsim.calibrate.microbench import error_text, torch_dtype
+    from hwsim.calibrate.kernels import torch_dtype
+    from hwsim.calibrate.microbench import error_text
 
     torch.set_num_threads(threads)
     dev = "cpu"

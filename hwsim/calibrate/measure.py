@@ -342,7 +342,8 @@ def _bench(kind: str, dtype: str, shape: tuple[int, ...], device: str, reps: int
     """A calibration microbenchmark timed as hwsim.calibrate.microbench times it: (name, [min, median])."""
     import torch
 
-    from hwsim.calibrate.microbench import Bench, bench_call, time_calls
+    from hwsim.calibrate.kernels import Bench
+    from hwsim.calibrate.microbench import bench_call, time_calls
 
     bench = Bench(kind=kind, dtype=dtype, shape=shape)
     name = f"{kind} {dtype} {bench.shape_text}"

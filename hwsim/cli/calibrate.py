@@ -211,7 +211,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     from hwsim.calibrate.device import describe_host, host_stem, resolve_device
 
     device = resolve_device(args.device)
-    from hwsim.calibrate.fit import describe_fit, write_fit
+    from hwsim.calibrate.fit import describe_fit
+    from hwsim.calibrate.fit_files import write_fit
     from hwsim.calibrate.microbench import default_sweep, run_sweep
     from hwsim.calibrate.results import COLLECTIVE, MICRO, check_host, read_rows
     from hwsim.yamlio import display_path

@@ -132,27 +132,6 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> tuple[torch.T
     return _RMSNorm.apply(x, weight, eps)
 
 
-def rms_norm_backward(
-    grad: torch.Tensor, x: torch.Tensor, weight: torch.Tensor, rstd: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """hwsim::rms_norm_backward: (dx, dweight)."""
-    return torch.ops.hwsim.rms_norm_backward(grad, x, weight, rstd)
-
-
-def adamw_(
-    param: torch.Tensor,
-    grad: torch.Tensor,
-    master: torch.Tensor | None,
-    exp_avg: torch.Tensor,
-    exp_avg_sq: torch.Tensor,
-    lr: float,
-    beta1: float,
-    beta2: float,
-    eps: float,
-    weight_decay: float,
-    step: int,
-) -> None:
-    """hwsim::adamw_: one fused AdamW step for one parameter, in place (see `_adamw`)."""
-    torch.ops.hwsim.adamw_(
-        param, grad, master, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, step
-    )
+# The registered ops themselves (positional arguments as in the schemas above).
+rms_norm_backward = torch.ops.hwsim.rms_norm_backward  # (grad, x, weight, rstd) -> (dx, dweight)
+adamw_ = torch.ops.hwsim.adamw_  # (param, grad, master, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, wd, step)

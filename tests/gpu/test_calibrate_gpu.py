@@ -12,7 +12,8 @@ import torch
 
 from hwsim.calibrate.collectives import COLLECTIVES, run_collectives
 from hwsim.calibrate.device import describe_host, host_stem, resolve_device
-from hwsim.calibrate.microbench import Bench, run_sweep, time_calls
+from hwsim.calibrate.kernels import Bench
+from hwsim.calibrate.microbench import run_sweep, time_calls
 from hwsim.cli import main
 from hwsim.cost.calibration import load_calibration
 from hwsim.hardware.loader import load_system

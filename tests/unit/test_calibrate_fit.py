@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from hwsim.calibrate.device import HostInfo
-from hwsim.calibrate.fit import fit_rows, isotonic, write_fit
+from hwsim.calibrate.fit import fit_rows, isotonic
+from hwsim.calibrate.fit_files import write_fit
 from hwsim.calibrate.results import MICRO, RowWriter
 from hwsim.cost.calibration import load_calibration
 from hwsim.errors import InputError

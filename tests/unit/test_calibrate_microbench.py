@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from hwsim.calibrate.microbench import KERNELS, Bench, Kernel, default_sweep, run_sweep, time_calls
+from hwsim.calibrate.kernels import KERNELS, Bench, Kernel
+from hwsim.calibrate.microbench import default_sweep, run_sweep, time_calls
 from hwsim.calibrate.results import MICRO, RowWriter, read_rows
 
 
@@ -138,7 +139,8 @@ _SLOW_SWEEP = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from hwsim.calibrate.microbench import Bench, Kernel, run_sweep
+    from hwsim.calibrate.kernels import Bench, Kernel
+    from hwsim.calibrate.microbench import run_sweep
     nap = Kernel(op_class="elementwise", counts=lambda s, e: (0.0, 1.0),
                  build=lambda s, d, v: (lambda: time.sleep(0.01)))
     benches = [Bench(kind="nap", dtype="fp32", shape=(i,)) for i in range(1, 41)]
