@@ -122,16 +122,21 @@ def _heads_view(shape: tuple[int, ...], dtype: Any, device: str):
     return _rand((b, s, h, d), dtype, device).transpose(1, 2)
 
 
-def _attention(shape, dtype, device):
+def _flash_forward(device: str):
+    """The fused flash forward kernel itself, as the tracer records it: no math-path fallback can hide."""
     import torch
 
-    q, k, v = (_heads_view(shape, dtype, device) for _ in range(3))
-    # The fused kernels themselves, as the tracer records them: no math-path fallback can hide here.
-    op = (
-        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
+    aten = torch.ops.aten
+    return (
+        aten._scaled_dot_product_flash_attention_for_cpu
         if device == "cpu"
-        else torch.ops.aten._scaled_dot_product_flash_attention
+        else aten._scaled_dot_product_flash_attention
     )
+
+
+def _attention(shape, dtype, device):
+    q, k, v = (_heads_view(shape, dtype, device) for _ in range(3))
+    op = _flash_forward(device)
     return lambda: op(q, k, v, 0.0, True)
 
 
@@ -152,15 +157,9 @@ def _attention_backward(shape, dtype, device):
 
 def _attention_decode(shape, dtype, device):
     """One new query per sequence against a KV cache of `kv` positions (no mask), as decode runs it."""
-    import torch
-
     b, h, kv, d = shape
     q, k, v = _rand((b, h, 1, d), dtype, device), _rand(shape, dtype, device), _rand(shape, dtype, device)
-    op = (
-        torch.ops.aten._scaled_dot_product_flash_attention_for_cpu
-        if device == "cpu"
-        else torch.ops.aten._scaled_dot_product_flash_attention
-    )
+    op = _flash_forward(device)
     return lambda: op(q, k, v, 0.0, False)
 
 
