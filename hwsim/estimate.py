@@ -4,7 +4,9 @@ Single device for now: every op of the graph runs on one device, one after anoth
 Each kernel's time comes from hwsim.cost.roofline; hwsim.schedule places the kernels behind the host
 that launches them: "sync" on a CPU (each op waits for its own dispatch), "async" on accelerators
 running eagerly, "graph" when the workload says its step is captured (task.launch: graph, as
-inference engines run decode with CUDA graphs). Definitions of the headline figures:
+inference engines run decode with CUDA graphs). A calibration fitted on a host that ran the model
+eagerly adds its `eager_overhead` (Python and autograd time per op) to every launch interval except
+under "graph"; that time is the "framework" bound. Definitions of the headline figures:
 
 - model_flop: FLOPs of the matmul and attention ops of one step that the model's math needs, not
   counting recomputation (ops tagged attrs["recompute"]); the numerator of MFU as the Megatron

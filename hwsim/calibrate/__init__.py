@@ -1,14 +1,20 @@
 """Measure on real hardware (the CPU always, CUDA GPUs when present) and fit calibrations from it.
 
-    device       the host's facts (CPU, threads, torch, GPU, driver) and `--device cpu|cuda`
-    microbench   GEMM, memory-bound ops, causal flash attention and launch overhead, timed per op
+    device       the host's facts (CPU, threads, torch, GPU, driver), `--device cpu|cuda`, pinning
+    kernels      the benchmarked kernels: how each kind is built, its FLOP and bytes per call
+    eager        the host cost per op of a model run eagerly (a chain of small modules)
+    microbench   the sweep: each kernel timed as a model runs it, in rounds, rows flushed
     collectives  all-reduce, all-gather, reduce-scatter, all-to-all with real processes (gloo, NCCL)
     results      the CSV files rows are flushed to as measured, and resume after an interruption
-    fit          rows -> a calibration (hwsim.calibration/1) and a measured device (hwsim.device/1)
+    fit          rows -> roofs and efficiencies; fit_files writes them as a calibration
+                 (hwsim.calibration/1) and a measured device (hwsim.device/1)
+    clocks       CPU and CUDA clocks for one call
     measure      a workload's real model, timed per op and end to end (rows flushed, resumable)
+    rounds       several measurements of one workload merged (min of mins)
+    host_files   which device file and calibration an estimate of this host uses; drift
     validate     measured ops matched to graph ops; per-class and end-to-end errors of an estimate
-`hwsim calibrate` (hwsim.cli.calibrate) runs the first five in that order; `hwsim validate`
-(hwsim.cli.validate) the last two. Nothing here imports torch at import time.
+`hwsim calibrate` (hwsim.cli.calibrate) runs device through fit_files; `hwsim validate`
+(hwsim.cli.validate) the rest. Nothing here imports torch at import time.
 """
 
 from hwsim.calibrate.collectives import run_collectives
