@@ -60,6 +60,11 @@ def test_too_few_reps_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
     assert run(capsys, "--reps", "3") == (2, ["<command line>: --reps: expected a whole number >= 10, got 3"])
 
 
+def test_zero_rounds_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    expected = "<command line>: --rounds: expected a whole number >= 1, got 0"
+    assert run(capsys, "--rounds", "0") == (2, [expected])
+
+
 def test_bad_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "--name", "../x") == (2, [
         '<command line>: --name: expected a file stem (letters, digits, _ . -), got "../x"'

@@ -151,6 +151,11 @@ def test_too_few_reps_is_a_usage_error(capsys: pytest.CaptureFixture[str], files
     assert run(capsys, "--reps", "3") == (2, ["<command line>: --reps: expected a whole number >= 10, got 3"])
 
 
+def test_zero_rounds_is_a_usage_error(capsys: pytest.CaptureFixture[str], files: Path) -> None:
+    expected = "<command line>: --rounds: expected a whole number >= 1, got 0"
+    assert run(capsys, "--rounds", "0") == (2, [expected])
+
+
 def test_threads_below_one_is_a_usage_error(capsys: pytest.CaptureFixture[str], files: Path) -> None:
     assert run(capsys, "--threads", "0") == (
         2,
