@@ -1,11 +1,20 @@
 """Fit microbenchmark rows into a calibration (hwsim.calibration/1) and a measured device (hwsim.device/1).
 
+"time" below is each row's median over its repetitions (`statistic: median`, the default; `min` is
+the other choice). Why the median: a model step is a sequence of ops, each of which takes its typical
+time in that step; no step gets every op's luckiest repetition. Measured on this project's CPU host
+(reports/validation, 11 workloads, 3 rounds x 20 steps): the sum of the ops in the fastest step was
+4.5-9.7% above the sum of each op's own min, and within a few percent of the sum of their medians. A
+fit of min times therefore describes a step no run achieves; validation compares with the same
+statistic the calibration was fitted on (hwsim.calibrate.validate). A sweep of several rounds keeps,
+per key, the round with the least time of that statistic (the host's slow spells last minutes).
+
 The two files split what was measured the way the rest of hwsim splits facts from factors:
 
 The device file holds the host's roofs, recorded as measured (`measured: true`), never as datasheet
 values:
-    peak FLOP/s per dtype  = the best GEMM rate, max over GEMM rows of 2mnk / min time;
-    memory bandwidth       = the copy bandwidth of the largest copy measured, 2 x bytes / min time
+    peak FLOP/s per dtype  = the best GEMM rate, max over GEMM rows of 2mnk / time;
+    memory bandwidth       = the copy bandwidth of the largest copy measured, 2 x bytes / time
                              (the largest is the one least helped by caches; a sysfs LLC of 300 MiB
                              on a shared VM says little about what one core gets);
     memory capacity        = RAM the OS reports (CPU) or the GPU's total memory.
@@ -14,11 +23,11 @@ file gives tensor-core dtypes under compute.matrix and fp32 under compute.vector
 Rates are written to 4 significant digits and the fit uses exactly the written values.
 
 The calibration holds the efficiencies against those roofs (see hwsim/cost/calibration.py):
-    launch_overhead = the min per-call time of the one-element add (`launch` rows);
-    for each op class and dtype, from each successful row (min times, the capability):
+    launch_overhead = the least per-call time of the one-element add (`launch` rows);
+    for each op class and dtype, from each successful row:
         ideal    = flop / peak[dtype]         (matmul, attention)
                    bytes / memory bandwidth   (copy, elementwise, softmax, norm)
-        achieved = ideal / (min_s - launch_overhead)   the fraction of the roof the op's own work
+        achieved = ideal / (time - launch_overhead)   the fraction of the roof the op's own work
                    reached; the roofline adds the overhead back (time = ideal / eff + overhead)
         best     = min(1, max achieved)                          (matmul, attention)
                    min(1, achieved by the largest op measured)   (memory-bound classes)
@@ -35,7 +44,7 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
     of a module chain run eagerly, hwsim.calibrate.eager) - launch_overhead, floored at 0.
     unfused_ops: the zoo's custom ops whose real implementation runs as separate ATen passes on the
     measured device (hwsim.ir.LOWERED_TARGETS: RMS norm, plain torch math on CPU and CUDA alike).
-    Rows left out of the curve, and why: an op whose min time is under OVERHEAD_DOMINATED x the launch
+    Rows left out of the curve, and why: an op whose time is under OVERHEAD_DOMINATED x the launch
     overhead (the subtraction leaves mostly noise); a dtype with no GEMM peak.
     Why memory-bound classes take `best` from their largest op and keep their curve as measured:
     mid-sized ops that fit in a cache beat the DRAM copy roof (a 64 KiB add ran at 5x the 64 MiB copy
@@ -58,7 +67,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hwsim.calibrate.results import MICRO, fastest_per_key
-from hwsim.cost.calibration import MAX_CURVE
+from hwsim.cost.calibration import MAX_CURVE, STATISTICS
 from hwsim.errors import InputError
 from hwsim.units import format_quantity, parse_quantity
 
@@ -73,7 +82,7 @@ __all__ = [
     "written",
 ]
 
-# A row whose min time is below this multiple of the launch overhead is mostly overhead: after
+# A row whose time is below this multiple of the launch overhead is mostly overhead: after
 # subtracting the overhead what is left is as much noise as work, so it is kept out of the curves.
 OVERHEAD_DOMINATED = 2.0
 # Compute kinds and the efficiency key their rows fit; a row the roofline calls memory-bound
@@ -145,6 +154,7 @@ class Fit:
     efficiency: dict[str, dict[str, Entry]]  # op class -> dtype -> entry
     left_out: dict[str, int]  # reason -> rows left out of the curves
     skinny: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)  # dtype -> (rows, factor)
+    statistic: str = "median"  # of each row's repetitions (STATISTICS)
 
 
 def _sig(value: float, digits: int) -> float:
@@ -158,12 +168,12 @@ def written(value: float, kind: str) -> tuple[str, float]:
 
 
 def _roofs(rows: list[dict[str, Any]], where: str) -> Roofs:
-    ok = [r for r in rows if r["status"] == "ok" and r["min_s"] > 0]
+    ok = [r for r in rows if r["status"] == "ok" and r["time_s"] > 0]
     peaks: dict[str, float] = {}
     notes: dict[str, str] = {}
     for r in ok:
-        if r["kind"] == "gemm" and r["flop"] / r["min_s"] > peaks.get(r["dtype"], 0.0):
-            peaks[r["dtype"]] = r["flop"] / r["min_s"]
+        if r["kind"] == "gemm" and r["flop"] / r["time_s"] > peaks.get(r["dtype"], 0.0):
+            peaks[r["dtype"]] = r["flop"] / r["time_s"]
             notes[f"peak {r['dtype']}"] = f"gemm {r['dtype']} {r['shape']}"
     copies = [r for r in ok if r["kind"] == "copy"]
     if not peaks or not copies:
@@ -176,20 +186,20 @@ def _roofs(rows: list[dict[str, Any]], where: str) -> Roofs:
             "rerun hwsim calibrate; see the error column",
         )
     largest = max(r["bytes"] for r in copies)
-    copy = max((r for r in copies if r["bytes"] == largest), key=lambda r: r["bytes"] / r["min_s"])
+    copy = max((r for r in copies if r["bytes"] == largest), key=lambda r: r["bytes"] / r["time_s"])
     notes["bandwidth"] = f"copy {copy['dtype']} {copy['shape']}"
-    launches = [r["min_s"] for r in ok if r["kind"] == "launch"]
+    launches = [r["time_s"] for r in ok if r["kind"] == "launch"]
     overhead = min(launches) if launches else 0.0
     notes["launch_overhead"] = "launch (one-element add)" if launches else "no successful launch row: 0"
     eager: dict[str, float] = {}
     for r in ok:  # per-op time of an eager module chain, less the dispatch the launch row measures
         if r["kind"] in EAGER_MODE_OF_KIND:
             mode = EAGER_MODE_OF_KIND[r["kind"]]
-            value = _sig(max(0.0, r["min_s"] - overhead), CURVE_DIGITS)
+            value = _sig(max(0.0, r["time_s"] - overhead), CURVE_DIGITS)
             eager[mode] = min(eager.get(mode, value), value)
             notes[f"eager {mode}"] = f"{r['kind']} {r['dtype']} {r['shape']}"
     peaks = {dt: written(p, "flop_rate")[1] for dt, p in peaks.items()}
-    bandwidth = written(copy["bytes"] / copy["min_s"], "byte_rate")[1]
+    bandwidth = written(copy["bytes"] / copy["time_s"], "byte_rate")[1]
     return Roofs(
         peaks=peaks,
         bandwidth=bandwidth,
@@ -244,11 +254,11 @@ def _skinny(rows: list[dict[str, Any]], fit: Fit) -> dict[str, tuple[tuple[int, 
         dims = _gemm_dims(r)
         peak = fit.roofs.peaks.get(r["dtype"])
         entry = fit.efficiency.get("matmul", {}).get(r["dtype"])
-        if dims is None or peak is None or entry is None or r["min_s"] <= fit.roofs.launch_overhead:
+        if dims is None or peak is None or entry is None or r["time_s"] <= fit.roofs.launch_overhead:
             continue
         rows_out = min(dims[0], dims[1])  # min(m, n): the streamed operand's reuse
         if rows_out <= SKINNY_ROWS and min(max(dims[:2]), dims[2]) >= SKINNY_LARGE:
-            achieved = r["flop"] / peak / (r["min_s"] - fit.roofs.launch_overhead)
+            achieved = r["flop"] / peak / (r["time_s"] - fit.roofs.launch_overhead)
             by_dtype[r["dtype"]][rows_out].append(min(1.0, achieved / entry.best))
     out = {}
     for dtype, by_rows in sorted(by_dtype.items()):
@@ -271,9 +281,15 @@ def _written_time(seconds: float) -> tuple[str, float]:
     return text, parse_quantity(text, "time")
 
 
-def fit_rows(rows: Iterable[dict[str, Any]], *, where: str = "<measurements>") -> Fit:
-    """The roofs and efficiency entries the microbenchmark `rows` (hwsim.calibrate.results.MICRO) give."""
-    rows = fastest_per_key(rows, MICRO)
+def fit_rows(
+    rows: Iterable[dict[str, Any]], *, where: str = "<measurements>", statistic: str = "median"
+) -> Fit:
+    """The roofs and efficiency entries the microbenchmark `rows` (hwsim.calibrate.results.MICRO) give,
+    from each row's `statistic` over its repetitions (STATISTICS; the module doc says why median)."""
+    if statistic not in STATISTICS:
+        raise ValueError(f"statistic must be one of {', '.join(STATISTICS)}, got {statistic!r}")
+    column = f"{statistic}_s"
+    rows = [r | {"time_s": r[column]} for r in fastest_per_key(rows, MICRO, column=column)]
     roofs = _roofs(rows, where)
     overhead = roofs.launch_overhead
     points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
@@ -297,7 +313,7 @@ def fit_rows(rows: Iterable[dict[str, Any]], *, where: str = "<measurements>") -
         else:
             left_out[f"unknown kind {r['kind']}"] += 1
             continue
-        if ideal <= 0 or r["min_s"] < OVERHEAD_DOMINATED * overhead:
+        if ideal <= 0 or r["time_s"] < OVERHEAD_DOMINATED * overhead:
             left_out["overhead-dominated"] += 1
             continue
         dims = _gemm_dims(r)
@@ -307,12 +323,12 @@ def fit_rows(rows: Iterable[dict[str, Any]], *, where: str = "<measurements>") -
         if r["kind"] in MEMORY_CLASS_OF_KIND and r.get("op_class") != op_class:
             left_out["ran as several ATen ops"] += 1  # hwsim.calibrate.microbench: not one kernel here
             continue
-        points[(op_class, r["dtype"])].append((ideal, ideal / (r["min_s"] - overhead)))
+        points[(op_class, r["dtype"])].append((ideal, ideal / (r["time_s"] - overhead)))
     efficiency: dict[str, dict[str, Entry]] = defaultdict(dict)
     for (op_class, dtype), pts in sorted(points.items()):
         memory = op_class not in COMPUTE_ROOF_KEYS
         efficiency[op_class][dtype] = _entry(pts, memory=memory, fastest=op_class.endswith("_memory"))
-    fit = Fit(roofs=roofs, efficiency=dict(efficiency), left_out=dict(left_out))
+    fit = Fit(roofs=roofs, efficiency=dict(efficiency), left_out=dict(left_out), statistic=statistic)
     return replace(fit, skinny=_skinny(rows, fit))
 
 

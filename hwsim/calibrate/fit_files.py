@@ -69,6 +69,8 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
     ]
     if host.device == "cpu":
         lines.append(f"threads: {host.threads}")
+    lines.append(f"# times behind every figure: a {fit.statistic} over repetitions (hwsim.calibrate.fit)")
+    lines.append(f"statistic: {fit.statistic}")
     facts = {
         "host": host.cpu_model,
         "device": host.device,
@@ -83,7 +85,7 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
         facts |= {"gpu": host.gpu_name, "driver": host.driver or "unknown", "cuda": host.cuda_version}
     lines.append("fitted_on:")
     lines += [f"  {k}: {_q(v)}" for k, v in facts.items()]
-    lines.append(f"# {fit.roofs.notes['launch_overhead']}: the min per-call time")
+    lines.append(f"# {fit.roofs.notes['launch_overhead']}: the least per-call time")
     lines.append(
         f"launch_overhead: {format_quantity(fit.roofs.launch_overhead, 'time', digits=CURVE_DIGITS)}"
     )
@@ -157,13 +159,14 @@ def device_yaml(fit: Fit, host: HostInfo, *, command: str, measurements: str) ->
     vendor = host.cpu_vendor if cpu else (host.gpu_name.split() or ["unknown"])[0]
     lines += [f"vendor: {_q(vendor or 'unknown')}", "measured: true", "compute:"]
     peak_note = ", ".join(f"{dt}: {roofs.notes[f'peak {dt}']}" for dt in sorted(roofs.peaks))
-    lines.append(f"  # best GEMM rate per dtype (2mnk / min time): {peak_note}")
+    lines.append(f"  # best GEMM rate per dtype (2mnk / {fit.statistic} time): {peak_note}")
     for name, rates in (("matrix", matrix), ("vector", vector)):
         if rates:
             lines.append(f"  {name}: {{" + ", ".join(f"{dt}: {r}" for dt, r in rates.items()) + "}")
     cap_source = "MemTotal of /proc/meminfo" if cpu else "torch.cuda.get_device_properties(0).total_memory"
     lines.append(
-        f"memory:  # capacity: {cap_source}; bandwidth: {roofs.notes['bandwidth']} (2 x bytes / min time)"
+        f"memory:  # capacity: {cap_source}; "
+        f"bandwidth: {roofs.notes['bandwidth']} (2 x bytes / {fit.statistic} time)"
     )
     lines.append(f"  capacity: {format_quantity(float(capacity), 'bytes', binary=True, digits=ROOF_DIGITS)}")
     lines.append(f"  bandwidth: {written(roofs.bandwidth, 'byte_rate')[0]}")

@@ -120,6 +120,7 @@ class Measurement:
     step_error: str
     ops: tuple[MeasuredOp, ...]
     ops_sum_min_s: float = float("nan")  # min over the timed steps of the sum of their timed ops
+    ops_sum_median_s: float = float("nan")  # ... and the median
     floor_min_s: float = float("nan")  # the timer's floor: a one-element add timed as the ops are
     floor_median_s: float = float("nan")
     benches: dict[str, float] = field(default_factory=dict)  # "kind dtype shape" -> min s (microbench)
@@ -388,7 +389,9 @@ def _from_rows(label: str, device: str, host: HostInfo, rows: list[dict], csv_pa
         label=label, device=device, host=host, reps=int(step["reps"]) if step else 0,
         step_min_s=step["min_s"] if step else nan, step_median_s=step["median_s"] if step else nan,
         step_status=step["status"] if step else "failed", step_error=step["error"] if step else "",
-        ops_sum_min_s=ops_sum["min_s"] if ops_sum else nan, floor_min_s=floor["min_s"] if floor else nan,
+        ops_sum_min_s=ops_sum["min_s"] if ops_sum else nan,
+        ops_sum_median_s=ops_sum["median_s"] if ops_sum else nan,
+        floor_min_s=floor["min_s"] if floor else nan,
         floor_median_s=floor["median_s"] if floor else nan, ops=measured, csv_path=display_path(csv_path),
         benches={r["target"]: r["min_s"] for r in rows if r["kind"] == "bench" and r["status"] == "ok"},
     )  # fmt: skip

@@ -103,16 +103,15 @@ COLLECTIVE = Table(
 STATUSES = ("ok", "failed")
 
 
-def fastest_per_key(rows: Iterable[Row], table: Table) -> list[Row]:
-    """One row per key: its fastest successful row (a sweep of several rounds measures each key once
-    per round; the min over rounds is the capability), else its first row. First-seen key order."""
+def fastest_per_key(rows: Iterable[Row], table: Table, *, column: str = "min_s") -> list[Row]:
+    """One row per key: its fastest successful row by `column` (a sweep of several rounds measures each
+    key once per round; the round least slowed by the shared host is the one to keep), else its first
+    row. First-seen key order."""
     chosen: dict[tuple[str, ...], Row] = {}
     for row in rows:
         key = table.row_key(row)
         have = chosen.get(key)
-        if have is None or (
-            row["status"] == "ok" and (have["status"] != "ok" or row["min_s"] < have["min_s"])
-        ):
+        if have is None or (row["status"] == "ok" and (have["status"] != "ok" or row[column] < have[column])):
             chosen[key] = row
     return list(chosen.values())
 

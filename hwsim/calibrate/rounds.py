@@ -8,15 +8,15 @@ measured in a single slow spell would compare a slow step against a fast-host ca
 round is a complete measurement (stored under its own label, resumable; `reps` stays the
 repetitions per round); they are merged as:
 
-- step, per op, sum of ops, timer floor, drift benchmarks: min = the min over rounds (the
-  capability, as within a round); median = the median of the rounds' medians;
+- step, per op, sum of ops, timer floor, drift benchmarks: min = the min over rounds' mins; median =
+  the min over the rounds' medians: the typical time in the round least slowed by the host, as
+  the calibration keeps, per microbenchmark, the pass with the least median (hwsim.calibrate.fit);
 - an op failed in any round stays failed (with that round's error): a failure is not noise.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -35,18 +35,11 @@ def _min(values: Sequence[float]) -> float:
     return min(finite) if finite else math.nan
 
 
-def _median(values: Sequence[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return statistics.median(finite) if finite else math.nan
-
-
 def _merge_op(ops: Sequence[MeasuredOp]) -> MeasuredOp:
     failed = next((op for op in ops if op.status != "ok"), None)
     if failed is not None:
         return failed
-    return replace(
-        ops[0], min_s=_min([op.min_s for op in ops]), median_s=_median([op.median_s for op in ops])
-    )
+    return replace(ops[0], min_s=_min([op.min_s for op in ops]), median_s=_min([op.median_s for op in ops]))
 
 
 def merge_rounds(rounds: Sequence[Measurement]) -> Measurement:
@@ -62,12 +55,13 @@ def merge_rounds(rounds: Sequence[Measurement]) -> Measurement:
     return replace(
         first,
         step_min_s=_min([m.step_min_s for m in ok]) if ok else math.nan,
-        step_median_s=_median([m.step_median_s for m in ok]) if ok else math.nan,
+        step_median_s=_min([m.step_median_s for m in ok]) if ok else math.nan,
         step_status="ok" if len(ok) == len(rounds) else "failed",
         step_error=next((m.step_error for m in rounds if m.step_status != "ok"), ""),
         ops=tuple(_merge_op(ops) for ops in zip(*(m.ops for m in rounds), strict=True)),
         ops_sum_min_s=_min([m.ops_sum_min_s for m in rounds]),
+        ops_sum_median_s=_min([m.ops_sum_median_s for m in rounds]),
         floor_min_s=_min([m.floor_min_s for m in rounds]),
-        floor_median_s=_median([m.floor_median_s for m in rounds]),
+        floor_median_s=_min([m.floor_median_s for m in rounds]),
         benches=benches,
     )

@@ -2,8 +2,11 @@
 
 Definitions (printed with every report, `DEFINITIONS`):
 
-- measured: the min over the repetitions (the capability on a shared host; hwsim.calibrate.measure),
-  per op (timed inside a dispatch mode) and for the whole step (timed with nothing attached).
+- measured: the statistic over the repetitions that the calibration's times were (its `statistic`:
+  median for `hwsim calibrate`'s files, the typical time; min for hand-written ones), per op (timed
+  inside a dispatch mode) and for the whole step (timed with nothing attached); with rounds, the
+  least over rounds (hwsim.calibrate.rounds). Estimate and measurement describe the same thing:
+  a typical step against typical ops, or a best step against best-case rates.
 - estimated: per op, `Estimate.op_time_s` (kernel plus the wait for its launch); end to end,
   `Estimate.step_time_s`, which also holds the eager framework time between ops
   (`Estimate.framework_s`, compared with the measured time outside ops).
@@ -12,9 +15,9 @@ Definitions (printed with every report, `DEFINITIONS`):
   ops (the bias, time-weighted); per-class MAPE = mean |error| over the class's matched ops.
 - noise = median / min - 1 of the same measurement (per class: the mean over its ops), printed
   beside each error: an error smaller than the noise says nothing.
-- outside ops = measured step - the fastest timed step's sum of its ops: Python, autograd
-  bookkeeping and views, which no single op owns (an estimate of the step must cover it; op errors
-  cannot see it).
+- outside ops = measured step - the timed steps' sum of their ops (the same statistic over steps):
+  Python, autograd bookkeeping and views, which no single op owns (an estimate of the step must
+  cover it; op errors cannot see it).
 - timer floor: a one-element add timed as the ops are (what the per-op clock itself reads).
 - drift: three of the calibration's own microbenchmarks re-timed with the measurement, min then /
   min at calibration - 1: a shared host's speed moves by tens of percent within minutes.
@@ -114,7 +117,8 @@ class OpComparison:
     scope: str
     shapes: tuple[tuple[int, ...], ...]
     estimated_s: float  # nan for an op only the real run has
-    measured_s: float  # min; nan when unmatched or failed
+    measured_s: float  # the reference statistic (Validation.statistic); nan when unmatched or failed
+    measured_min_s: float
     measured_median_s: float
     in_range: bool
     status: str  # matched, failed (matched, its measurement failed), graph-only, run-only
@@ -128,8 +132,8 @@ class OpComparison:
 
     @property
     def noise(self) -> float:
-        ok = self.status == "matched" and self.measured_s > 0
-        return self.measured_median_s / self.measured_s - 1 if ok else math.nan
+        ok = self.status == "matched" and self.measured_min_s > 0
+        return self.measured_median_s / self.measured_min_s - 1 if ok else math.nan
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,13 +174,15 @@ class Validation:
     reps: int  # per round
     calibration: dict[str, Any]
     launch_mode: str
-    measured_step_s: float
+    measured_step_s: float  # the reference statistic of the step (`statistic`)
+    measured_step_min_s: float
     measured_step_median_s: float
     step_error_text: str
     estimated_step_s: float
     ops: tuple[OpComparison, ...]
     classes: tuple[ClassFigures, ...]
-    measured_ops_s: float = math.nan  # min over the timed steps of the sum of their timed ops
+    measured_ops_s: float = math.nan  # the statistic over the timed steps of the sum of their timed ops
+    statistic: str = "min"  # of the repetitions, measured and calibrated alike (see the module doc)
     estimated_outside_s: float = 0.0  # the estimate's eager framework time between ops (Estimate.framework_s)
     floor_s: float = math.nan  # the per-op timer's floor: a one-element add timed as the ops are
     measurements: str = ""  # the CSV the measurements are in
@@ -190,14 +196,14 @@ class Validation:
 
     @property
     def noise(self) -> float:
-        return self.measured_step_median_s / self.measured_step_s - 1
+        return self.measured_step_median_s / self.measured_step_min_s - 1
 
     def of(self, status: str) -> list[OpComparison]:
         return [c for c in self.ops if c.status == status]
 
     @property
     def outside_ops_s(self) -> float:
-        """Measured step - the fastest per-step sum of timed ops (Python, autograd, views)."""
+        """Measured step - the per-step sum of timed ops, same statistic (Python, autograd, views)."""
         return self.measured_step_s - self.measured_ops_s
 
     def _sum(self, attr: str, *statuses: str) -> float:
@@ -208,15 +214,16 @@ class Validation:
         """Where estimated - measured step seconds come from; the parts add up to it exactly.
 
         Matched ops by class (estimated - measured), graph-only and failed ops (their estimate),
-        run-only ops (minus their time), per-op mins below the fastest step's sum of ops (minus the
-        gap: each op's min comes from its own best rep), and the time outside ops (estimated - measured).
+        run-only ops (minus their time), the per-op statistics below the steps' sum of ops (minus the
+        gap: each op's min comes from its own best rep, which no step gets for every op at once), and
+        the time outside ops (estimated - measured).
         """
         parts = [(f"matched {c.op_class}", c.estimated_s - c.measured_s) for c in self.classes if c.matched]
         gap = self.measured_ops_s - self._sum("measured_s", "matched", "run-only")
         return parts + [
             ("graph-only and failed ops", self._sum("estimated_s", "graph-only", "failed")),
             ("run-only ops", -self._sum("measured_s", "run-only")),
-            ("per-op mins vs the fastest step's sum of ops", -gap),
+            (f"per-op {self.statistic}s vs the steps' sum of ops", -gap),
             ("outside ops (Python, autograd, views)", self.estimated_outside_s - self.outside_ops_s),
         ]
 
@@ -237,7 +244,8 @@ class Validation:
 
     def to_json(self) -> dict[str, Any]:
         count = Counter(c.status for c in self.ops)
-        e2e = {"measured_s": self.measured_step_s, "measured_median_s": self.measured_step_median_s,
+        e2e = {"measured_s": self.measured_step_s, "measured_min_s": self.measured_step_min_s,
+               "measured_median_s": self.measured_step_median_s,
                "noise": self.noise, "estimated_s": self.estimated_step_s, "error": self.error,
                "measured_ops_s": self.measured_ops_s, "timer_floor_s": self.floor_s,
                "outside_ops_s": self.outside_ops_s,
@@ -249,7 +257,7 @@ class Validation:
             "schema": SCHEMA, "workload": self.workload, "label": self.label,
             "overrides": list(self.overrides), "mode": self.mode, "device": self.device,
             "system": self.system, "host": self.host.to_json(),
-            "threads": self.threads, "reps": self.reps, "rounds": self.rounds,
+            "threads": self.threads, "reps": self.reps, "rounds": self.rounds, "statistic": self.statistic,
             "calibration": self.calibration,
             "launch_mode": self.launch_mode, "definitions": DEFINITIONS,
             "end_to_end": {k: _num(x) for k, x in e2e.items()} | {"failed": self.step_error_text or None},
@@ -266,7 +274,8 @@ def _op_json(c: OpComparison) -> dict[str, Any]:
         "graph_index": c.graph_index, "measured_index": c.measured_index, "status": c.status,
         "op_class": c.op_class, "target": c.target, "measured_target": c.measured_target, "phase": c.phase,
         "scope": c.scope, "shapes": [list(s) for s in c.shapes], "estimated_s": _num(c.estimated_s),
-        "measured_s": _num(c.measured_s), "error": _num(c.error), "noise": _num(c.noise),
+        "measured_s": _num(c.measured_s), "measured_min_s": _num(c.measured_min_s),
+        "measured_median_s": _num(c.measured_median_s), "error": _num(c.error), "noise": _num(c.noise),
         "in_range": c.in_range, "error_text": c.error_text or None,
     }  # fmt: skip
 
@@ -306,6 +315,8 @@ def compare(
     """Compare an hwsim.estimate.Estimate of a workload with the Measurement of the same workload."""
     graph_ops = est.graph.ops
     measured = measurement.ops
+    statistic = est.calibration.statistic
+    ref = (lambda m: m.median_s) if statistic == "median" else (lambda m: m.min_s)  # noqa: E731
     pairs = match_ops(graph_ops, measured)
     by_graph = dict(pairs)
     matched_measured = {j for _, j in pairs}
@@ -315,13 +326,14 @@ def compare(
         j = by_graph.get(i)
         m = measured[j] if j is not None else None
         failed = m is not None and m.status != "ok"
+        ok = m is not None and not failed
         ops.append(
             OpComparison(
                 graph_index=i, measured_index=None if m is None else m.index, op_class=op.op_class,
                 target=op.target, measured_target=m.target if m else "", phase=op.phase, scope=op.scope,
                 shapes=tuple(tuple(t.shape) for t in op.inputs), estimated_s=est.op_time_s(i),
-                measured_s=m.min_s if m and not failed else nan,
-                measured_median_s=m.median_s if m and not failed else nan, in_range=est.op_costs[i].in_range,
+                measured_s=ref(m) if ok else nan, measured_min_s=m.min_s if ok else nan,
+                measured_median_s=m.median_s if ok else nan, in_range=est.op_costs[i].in_range,
                 status="graph-only" if m is None else ("failed" if failed else "matched"),
                 error_text=m.error if m else "",
             )
@@ -333,7 +345,8 @@ def compare(
                 OpComparison(
                     graph_index=None, measured_index=m.index, op_class=m.op_class, target=m.target,
                     measured_target=m.target, phase=m.phase, scope=m.scope, shapes=m.shapes, estimated_s=nan,
-                    measured_s=m.min_s if ok else nan, measured_median_s=m.median_s if ok else nan,
+                    measured_s=ref(m) if ok else nan, measured_min_s=m.min_s if ok else nan,
+                    measured_median_s=m.median_s if ok else nan,
                     in_range=True, status="run-only", error_text=m.error,
                 )
             )  # fmt: skip
@@ -349,10 +362,13 @@ def compare(
         label=measurement.label, workload=workload or est.workload, overrides=tuple(overrides), mode=est.mode,
         device=measurement.device, system=est.system, host=measurement.host, threads=measurement.host.threads,
         reps=measurement.reps, calibration=calibration, launch_mode=est.launch_mode,
-        measured_step_s=measurement.step_min_s if measurement.step_status == "ok" else nan,
+        measured_step_s=(measurement.step_median_s if statistic == "median" else measurement.step_min_s)
+        if measurement.step_status == "ok" else nan,
+        measured_step_min_s=measurement.step_min_s if measurement.step_status == "ok" else nan,
         measured_step_median_s=measurement.step_median_s if measurement.step_status == "ok" else nan,
         step_error_text=measurement.step_error, estimated_step_s=est.step_time_s, ops=tuple(ops),
-        classes=_classes(ops), measured_ops_s=measurement.ops_sum_min_s, floor_s=measurement.floor_min_s,
+        classes=_classes(ops), floor_s=measurement.floor_min_s, statistic=statistic,
+        measured_ops_s=measurement.ops_sum_median_s if statistic == "median" else measurement.ops_sum_min_s,
         estimated_outside_s=est.framework_s,
         measurements=measurement.csv_path,
     )  # fmt: skip

@@ -27,6 +27,11 @@ Two host-side facts sit beside the efficiencies:
 - `unfused_ops`: custom ops (hwsim.trace.lowering.LOWERED) that the calibrated device runs as
   separate ATen passes; they are costed as those passes instead of as one fused kernel.
 
+`statistic` (median or min, default min) says which statistic of each microbenchmark's repetitions
+the times behind the efficiencies were: median (a typical op, what a step is made of; `hwsim
+calibrate` writes this) or min (the best case; hand-written files, the published curves). Validation
+compares an estimate with the same statistic of the measured run.
+
 Two variants of a class may have entries of their own (keys `<class>_bwd` and `<class>_memory`):
 - `<class>_bwd`: the class's backward-phase ops (a flash attention backward kernel reaches another
   fraction of the roof than its forward); without it they use `<class>`.
@@ -63,6 +68,7 @@ from hwsim.yamlio import FieldReader, display_path, load_with_extends
 
 __all__ = [
     "COMPUTE_CLASSES",
+    "STATISTICS",
     "Calibration",
     "ClassEfficiency",
     "Curve",
@@ -80,6 +86,7 @@ EFFICIENCY_KEYS = (
     *(f"{c}_bwd" for c in OP_CLASSES),
     *(f"{c}_memory" for c in COMPUTE_CLASSES),
 )  # see the module doc
+STATISTICS = ("min", "median")  # `statistic`: of each microbenchmark's repetitions
 EAGER_MODES = ("train", "inference")  # eager_overhead keys: a training step, a no-grad inference step
 
 
@@ -142,6 +149,7 @@ class Calibration:
     fitted: bool = False  # True when produced by `hwsim calibrate` from measurements
     sources: tuple[str, ...] = ()
     meta: Mapping[str, str] = field(default_factory=dict)  # fitted-on facts: host, torch version, date
+    statistic: str = "min"  # of the microbenchmarks' repetitions the efficiencies describe (STATISTICS)
 
     def eager_overhead_s(self, mode: str) -> float:
         """Host time per op outside the op when a step of `mode` (train, prefill, decode) runs eagerly."""
@@ -274,6 +282,7 @@ def load_calibration(ref: str | Path) -> Calibration:
                 did_you_mean(target, LOWERED_TARGETS),
             )
     threads = top.integer("threads", required=False)
+    statistic = top.string("statistic", choices=STATISTICS, default="min") or "min"
     fitted = top.boolean("fitted", default=False)
     meta_reader = top.mapping("fitted_on", required=False)
     meta = {k: str(v) for k, v in meta_reader.items()}
@@ -323,6 +332,7 @@ def load_calibration(ref: str | Path) -> Calibration:
         fitted=fitted,
         sources=tuple(data.get("sources") or ()),
         meta=meta,
+        statistic=statistic,
     )
 
 

@@ -32,12 +32,14 @@ def row(
     shape: str,
     flop: float,
     nbytes: float,
-    min_s: float,
+    median_s: float,
     dtype: str = "fp32",
     status: str = "ok",
 ) -> dict:
-    return dict(kind=kind, op_class=op_class, dtype=dtype, shape=shape, flop=flop, bytes=nbytes, min_s=min_s,
-                median_s=min_s * 1.1, reps=10, calls=1, status=status, error="")  # fmt: skip
+    """A microbenchmark row whose median is `median_s` (what the fit uses by default) and min 10% less."""
+    return dict(kind=kind, op_class=op_class, dtype=dtype, shape=shape, flop=flop, bytes=nbytes,
+                min_s=median_s / 1.1, median_s=median_s, reps=10, calls=1, status=status,
+                error="")  # fmt: skip
 
 
 US = 1e-6
@@ -95,6 +97,23 @@ def test_fit_roofs_and_entries() -> None:
     assert "softmax" not in fit.efficiency  # failed rows are not fitted
 
 
+def test_fit_statistic_chooses_the_column_and_the_round() -> None:
+    fastest = fit_rows(ROWS, statistic="min")
+    assert fastest.statistic == "min" and fit_rows(ROWS).statistic == "median"
+    assert fastest.roofs.peaks["fp32"] == pytest.approx(1.1e11)  # min times are 10% less than medians
+    assert fastest.roofs.bandwidth == pytest.approx(1.1e10)
+    # Two rounds of one copy: the first has the least min, the second the least median; each
+    # statistic keeps its own round.
+    rounds = [r for r in ROWS if r["kind"] != "copy" or r["shape"] != "1000x125000"] + [
+        {**row("copy", "copy", "1000x125000", 0.0, 1e9, 0.125), "min_s": 0.05},
+        row("copy", "copy", "1000x125000", 0.0, 1e9, 0.1),
+    ]
+    assert fit_rows(rounds).roofs.bandwidth == pytest.approx(1e10)
+    assert fit_rows(rounds, statistic="min").roofs.bandwidth == pytest.approx(2e10)
+    with pytest.raises(ValueError, match="statistic must be one of min, median"):
+        fit_rows(ROWS, statistic="mean")
+
+
 def test_compute_curves_are_sorted_and_non_decreasing() -> None:
     for key, by_dtype in fit_rows(ROWS).efficiency.items():
         if key not in ("matmul", "attention", "attention_bwd"):
@@ -119,7 +138,7 @@ def _write(tmp_path: Path, rows: list[dict], host: HostInfo, stem: str) -> tuple
 def test_cpu_files_load_back(tmp_path: Path) -> None:
     cal_path, dev_path = _write(tmp_path, ROWS, CPU_HOST, "test_cpu_9000_1t")
     cal = load_calibration(cal_path)
-    assert cal.fitted and cal.threads == 1
+    assert cal.fitted and cal.threads == 1 and cal.statistic == "median"
     assert (cal.applies_to_kind, cal.applies_to_device) == ("cpu", "test_cpu_9000_1t")
     assert cal.launch_overhead == pytest.approx(1e-6)
     assert cal.meta["torch"] == "2.13.0+cpu" and cal.meta["command"] == "hwsim calibrate --quick"

@@ -90,6 +90,7 @@ def test_eager_overhead_and_unfused_ops_are_read(tmp_path: Path) -> None:
         "efficiency:\n  attention_bwd: {default: {best: 0.3}}\n  default: {default: {best: 0.8}}\n",
     )
     cal = load_calibration(path)
+    assert cal.statistic == "min"  # a hand-written file describes best-case times unless it says otherwise
     assert cal.eager_overhead_s("train") == pytest.approx(9e-6)
     assert cal.eager_overhead_s("prefill") == cal.eager_overhead_s("decode") == pytest.approx(6e-6)
     assert cal.unfused_ops == {"hwsim.rms_norm.default"}
@@ -113,6 +114,14 @@ def test_bad_eager_overhead_and_unknown_unfused_op_are_reported(tmp_path: Path) 
         'unfused_ops[0]: expected a custom op hwsim can cost as its passes, got "hwsim.rms_norm" '
         '(did you mean "hwsim.rms_norm.default"?)' in text
     )
+
+
+def test_statistic_is_read_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    body = "efficiency:\n  default: {default: {best: 0.8}}\n"
+    assert load_calibration(write(tmp_path, HEAD + "statistic: median\n" + body)).statistic == "median"
+    with pytest.raises(InputError) as info:
+        load_calibration(write(tmp_path, HEAD + "statistic: mean\n" + body))
+    assert 'statistic: expected one of min, median, got "mean"' in str(info.value)
 
 
 def test_bad_skinny_pairs_are_reported(tmp_path: Path) -> None:

@@ -135,6 +135,25 @@ def test_validation_figures(validated) -> None:
     assert (folder / "out" / "measurements" / host_stem(describe_host("cpu")) / "ops.csv").exists()
 
 
+def test_validation_compares_the_calibrations_statistic(validated) -> None:
+    """A hand-written calibration (no `statistic`) describes min times; one fitted on medians is compared
+    with the medians of the same measurement (resumed from the fixture's rows, not measured again)."""
+    v, folder = validated
+    assert v.statistic == "min" and v.measured_step_s == v.measured_step_min_s
+    matched = v.of("matched")
+    assert all(c.measured_s == c.measured_min_s <= c.measured_median_s for c in matched)
+    hw = folder / "hw"
+    (hw / "cal-median.yaml").write_text((hw / "cal.yaml").read_text() + "statistic: median\n")
+    typical = run_validation("llama-tiny-train", overrides=("model.layers=1",), system=str(hw / "box.yaml"),
+                             calibration=str(hw / "cal-median.yaml"), reps=2,
+                             folder=folder / "out")  # fmt: skip
+    assert typical.statistic == "median" and typical.measured_step_s == typical.measured_step_median_s
+    assert all(c.measured_s == c.measured_median_s for c in typical.of("matched"))
+    assert [c.measured_median_s for c in typical.ops] == [c.measured_median_s for c in v.ops]  # resumed
+    assert typical.to_json()["statistic"] == "median"
+    assert "per-op medians vs the steps' sum of ops" in dict(typical.attribution())
+
+
 def test_validation_json(validated) -> None:
     v, _ = validated
     doc = json.loads(json.dumps(v.to_json()))
@@ -230,7 +249,7 @@ def test_drift_compares_the_retimed_microbenchmarks_with_the_calibration_rows(tm
     assert host_drift(replace(cal, meta={}), m) == {}  # the calibration's rows are not found: no drift
 
 
-def test_rounds_merge_as_min_of_mins_and_a_failure_stays() -> None:
+def test_rounds_merge_as_least_over_rounds_and_a_failure_stays() -> None:
     from hwsim.calibrate.measure import MeasuredOp, Measurement
     from hwsim.calibrate.rounds import merge_rounds, round_label
 
@@ -249,8 +268,9 @@ def test_rounds_merge_as_min_of_mins_and_a_failure_stays() -> None:
     slow = m(2.0, (op(0, 0.4), op(1, 0.5)), 2e-6)
     fast = m(1.0, (op(0, 0.2), op(1, 0.6, status="failed")), 1e-6)
     merged = merge_rounds([slow, fast, m(3.0, (op(0, 0.3), op(1, 0.7)), 3e-6)])
-    assert (merged.step_min_s, merged.step_median_s) == (1.0, 3.0)  # min; median of the round medians
-    assert merged.ops[0].min_s == 0.2 and merged.ops[0].median_s == 0.6
+    # min of the rounds' mins; min of the rounds' medians (the typical time of the quietest round)
+    assert (merged.step_min_s, merged.step_median_s) == (1.0, 1.5)
+    assert merged.ops[0].min_s == 0.2 and merged.ops[0].median_s == 0.4
     assert merged.ops[1].status == "failed" and merged.ops[1].error == "boom"
     assert merged.benches == {"launch fp32 1": 1e-6} and merged.ops_sum_min_s == 0.5 and merged.reps == 10
     assert merge_rounds([slow]) is slow
