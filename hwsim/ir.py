@@ -21,10 +21,12 @@ __all__ = [
     "LOWERED_TARGETS",
     "OP_CLASSES",
     "PHASES",
+    "POINTWISE_KEYS",
     "Graph",
     "MemoryFacts",
     "Op",
     "TensorMeta",
+    "pointwise_key",
     "renumber",
 ]
 
@@ -35,6 +37,25 @@ PHASES: tuple[str, ...] = ("fwd", "bwd", "optim")
 # Fused custom ops whose graph op also carries attrs["passes"]: the ATen passes their eager code runs
 # where no fused kernel exists (hwsim.trace.lowering); a calibration's `unfused_ops` names them.
 LOWERED_TARGETS: tuple[str, ...] = ("hwsim.rms_norm.default", "hwsim.rms_norm_backward.default")
+
+# Pointwise ops a calibration may cost with an entry of their own (`pointwise`) instead of their class's:
+# the activations whose arithmetic, not their bytes, can set their time (on one Xeon core, per
+# element: add 0.18 ns, exact GELU 0.44, SiLU 0.50, GELU's tanh form 3.0). The key is the ATen target,
+# with "[tanh]" for GELU's tanh approximation (the `approximate` argument, kept in the op's attrs).
+POINTWISE_KEYS: tuple[str, ...] = (
+    "aten.gelu.default",
+    "aten.gelu.default[tanh]",
+    "aten.gelu_backward.default",
+    "aten.gelu_backward.default[tanh]",
+    "aten.silu.default",
+    "aten.silu_backward.default",
+)
+
+
+def pointwise_key(target: str, attrs: Mapping[str, Any]) -> str:
+    """The `pointwise` calibration key of an op: its target, plus "[tanh]" for tanh-approximated GELU."""
+    return f"{target}[tanh]" if attrs.get("approximate") == "tanh" else target
+
 
 # Op classes: what kind of kernel an op is, which decides its efficiency curve.
 #   matmul      dense GEMM / batched GEMM (tensor cores)           compute-bound when large

@@ -27,7 +27,8 @@ from typing import Any
 
 from hwsim.errors import InputError, shown
 
-__all__ = ["DEVICES", "HostInfo", "describe_host", "host_stem", "pinned_threads", "resolve_device", "slugify"]
+__all__ = ["DEVICES", "HostInfo", "describe_host", "host_stem", "llc_bytes", "pinned_threads",
+           "resolve_device", "slugify"]  # fmt: skip
 
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
 _CPUINFO = Path("/proc/cpuinfo")
@@ -149,7 +150,7 @@ def _memtotal() -> int:
         return 0
 
 
-def _llc_bytes() -> int:
+def llc_bytes() -> int:
     """The highest-level cache sysfs lists for cpu0, e.g. "307200K" -> 314572800; 0 when unknown."""
     best_level, size = -1, 0
     for index in sorted(_LLC.glob("index*")):
@@ -205,7 +206,7 @@ def describe_host(device: str = "cpu", threads: int = 1) -> HostInfo:
         cpu_count=os.cpu_count() or 1,
         threads=threads,
         memory_bytes=_memtotal(),
-        llc_bytes=_llc_bytes(),
+        llc_bytes=llc_bytes(),
         torch_version=torch.__version__,
         python_version=platform.python_version(),
         platform=platform.platform(),

@@ -136,6 +136,15 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
         for dtype in [first, *sorted(d for d in by_dtype if d != first)]:
             lines.append(f"    {'default' if dtype == first else dtype}:")
             lines += _entry_lines(by_dtype[dtype], "      ", f"{dtype}, fraction of the {roof}")
+    if fit.pointwise:
+        lines.append("# activations costed by their own rows, not as elementwise (hwsim.ir.POINTWISE_KEYS)")
+        lines.append("pointwise:")
+        for key, by_dtype in sorted(fit.pointwise.items()):
+            lines.append(f"  {_q(key)}:")
+            first = _default_dtype(by_dtype, host.device)
+            for dtype in [first, *sorted(d for d in by_dtype if d != first)]:
+                lines.append(f"    {'default' if dtype == first else dtype}:")
+                lines += _entry_lines(by_dtype[dtype], "      ", f"{dtype}, fraction of the memory bandwidth")
     lines.append("sources:")
     lines.append(
         "  - " + _q(f"measured on this host by `{command}` ({host.measured_at}); rows in {measurements}")

@@ -29,6 +29,10 @@ to and from memory when nothing is on chip, as in hwsim.ir):
                (five GEMMs over the pairs, as hwsim.trace.rules: 2bh pairs (3d + 2d); reads dO, q,
                k, v, O, writes dq, dk, dv)
     attention_decode (b, h, kv, d) one query per sequence, no mask   flop 4bh kv d   bytes (2bhd + 2bh kv d) e
+    gelu, gelu_tanh, silu (r, c)  the activation (exact or tanh GELU, SiLU)   flop 9rc, 9rc, 4rc  bytes 2rc e
+    gelu_bwd, gelu_tanh_bwd, silu_bwd (r, c)  its backward kernel (dy, x -> dx)  flop 17rc, 17rc, 7rc
+                                                                              bytes 3rc e
+               (POINTWISE_KINDS: each fits a `pointwise` entry of its own, hwsim.ir.POINTWISE_KEYS)
     adamw      (r, c)        the zoo's fused AdamW step     flop 14rc             bytes 7rc e
                (hwsim::adamw_ on one fp32 or bf16 parameter, no master copy: reads param, grad and
                both moments, writes param and moments, as hwsim.trace.rules counts it)
@@ -42,13 +46,15 @@ for those classes. Small per-row outputs (the fp32 logsumexp of attention, layer
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from hwsim.calibrate.eager import EAGER_KINDS, build_eager
 
-__all__ = ["ELEMENT_BYTES", "HOST_KINDS", "KERNELS", "MEMORY_KINDS", "Bench", "Kernel", "torch_dtype"]
+__all__ = ["ELEMENT_BYTES", "HOST_KINDS", "KERNELS", "MEMORY_KINDS", "POINTWISE_KINDS", "Bench", "Kernel",
+           "torch_dtype"]  # fmt: skip
 
 # Element sizes of the dtypes benchmarked (tf32 is fp32 storage with TF32 tensor-core maths on CUDA).
 ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}
@@ -94,10 +100,21 @@ class Kernel:
     build: Build
 
 
+RANDOM_BLOCK = 2**20  # elements drawn at random; a larger operand repeats them (see _rand)
+
+
 def _rand(shape: tuple[int, ...], dtype: Any, device: str):
+    """Normal random values; past RANDOM_BLOCK elements a block of them tiled. A streaming row cycles
+    through 1.5x the last-level cache of copies (450 MiB on a 300 MiB L3): drawing them all took
+    about 100 s per sweep pass on one core, tiling takes a copy's time. A kernel's speed does not
+    depend on the values repeating (no kernel here looks at more than the value in hand)."""
     import torch
 
-    return torch.randn(shape, dtype=dtype, device=device)
+    numel = math.prod(shape)
+    if numel <= RANDOM_BLOCK:
+        return torch.randn(shape, dtype=dtype, device=device)
+    block = torch.randn(RANDOM_BLOCK, dtype=dtype, device=device)
+    return block.repeat(-(-numel // RANDOM_BLOCK))[:numel].view(shape)
 
 
 def _gemm(shape, dtype, device):
@@ -213,6 +230,43 @@ def _adamw(shape, dtype, device):
     return lambda: ops.adamw_(param, grad, None, exp_avg, exp_avg_sq, 1e-4, 0.9, 0.95, 1e-8, 0.1, 10)
 
 
+def _activation(kind: str) -> Callable[..., Callable[[], Any]]:
+    """An activation (forward or backward) as ATen runs it for the zoo's models: one kernel per call."""
+
+    def build(shape, dtype, device):
+        import torch
+
+        aten = torch.ops.aten
+        approximate = "tanh" if kind.startswith("gelu_tanh") else "none"
+        x, g = _rand(shape, dtype, device), _rand(shape, dtype, device)
+        if kind.startswith("gelu"):
+            if kind.endswith("_bwd"):
+                return lambda: aten.gelu_backward.default(g, x, approximate=approximate)
+            return lambda: aten.gelu.default(x, approximate=approximate)
+        if kind.endswith("_bwd"):
+            return lambda: aten.silu_backward.default(g, x)
+        return lambda: aten.silu.default(x)
+
+    return build
+
+
+# Activation kinds and the hwsim.ir.POINTWISE_KEYS entry each fits; FLOP per element as hwsim.trace.rules.
+POINTWISE_KINDS: dict[str, tuple[str, float]] = {
+    "gelu": ("aten.gelu.default", 9.0),
+    "gelu_tanh": ("aten.gelu.default[tanh]", 9.0),
+    "gelu_bwd": ("aten.gelu_backward.default", 17.0),
+    "gelu_tanh_bwd": ("aten.gelu_backward.default[tanh]", 17.0),
+    "silu": ("aten.silu.default", 4.0),
+    "silu_bwd": ("aten.silu_backward.default", 7.0),
+}
+
+
+def _activation_counts(kind: str) -> Callable[[tuple[int, ...], int], tuple[float, float]]:
+    per_element = POINTWISE_KINDS[kind][1]
+    tensors = 3.0 if kind.endswith("_bwd") else 2.0  # forward: x in, y out; backward: dy and x in, dx out
+    return lambda s, e: (per_element * _n(s), tensors * _n(s) * e)
+
+
 def _n(shape: tuple[int, ...]) -> int:
     out = 1
     for s in shape:
@@ -261,5 +315,7 @@ KERNELS: dict[str, Kernel] = {
                     counts=lambda s, e: (14.0 * _n(s), 7.0 * _n(s) * e)),
     "launch": Kernel(op_class="elementwise", build=_launch,
                      counts=lambda s, e: (float(_n(s)), 3.0 * _n(s) * e)),
+    **{kind: Kernel(op_class="elementwise", build=_activation(kind), counts=_activation_counts(kind))
+       for kind in POINTWISE_KINDS},
 }  # fmt: skip
-MEMORY_KINDS = ("copy", "add", "softmax", "layer_norm", "rms_norm", "adamw")
+MEMORY_KINDS = ("copy", "add", "softmax", "layer_norm", "rms_norm", "adamw")  # swept over every size

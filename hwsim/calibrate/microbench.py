@@ -12,8 +12,8 @@ Timing (see ../shared/notes/tracing-facts.md for why): torch threads are pinned 
 2 threads on a busy machine OpenMP spin-waiting made a step 28x slower); `warmup` calls first (lazy
 initialisation, allocator, caches); then `calls` back-to-back calls per repetition, chosen so one
 repetition lasts at least `target_s` (a 1 us op is then not lost in timer granularity), and `reps`
->= 10 repetitions. The minimum per-call time is the capability the fit uses (other jobs on a shared
-machine only ever slow a run down); the median is kept beside it to show the noise. On CUDA the
+>= 10 repetitions. Min and median per-call time are both kept: the fit takes the median (a step is
+made of typical op times; hwsim.calibrate.fit), min - median shows the noise. On CUDA the
 repetition is timed with CUDA events and a synchronisation, so the figure is GPU time for queued
 kernels, including the launch gaps eager execution leaves between them.
 
@@ -33,22 +33,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hwsim.calibrate.device import pinned_threads
+from hwsim.calibrate.device import llc_bytes, pinned_threads
 from hwsim.calibrate.eager import count_ops
 from hwsim.calibrate.kernels import (
     ELEMENT_BYTES,
     HOST_KINDS,
     KERNELS,
     MEMORY_KINDS,
+    POINTWISE_KINDS,
     Bench,
     Kernel,
     torch_dtype,
 )
 from hwsim.calibrate.results import MICRO, RowWriter, read_rows
 
-__all__ = ["SweepResult", "bench_call", "default_sweep", "error_text", "run_sweep", "time_calls"]
+__all__ = ["SweepResult", "bench_call", "default_sweep", "error_text", "rotate_bytes", "run_sweep",
+           "time_calls"]  # fmt: skip
 
-ROTATE_BYTES = {"cpu": 32 * 2**20, "cuda": 256 * 2**20}  # operand copies a kernel row cycles through
+ROTATE_MIN_BYTES = {"cpu": 32 * 2**20, "cuda": 256 * 2**20}  # operand copies a streaming row cycles through
+ROTATE_CACHE_MULTIPLE = 1.5  # ... at least this many times the last-level cache (see rotate_bytes)
+ROTATE_UNKNOWN_LLC = 512 * 2**20  # a CPU whose sysfs lists no cache
 MAX_COPIES = 256
 STREAMING_INTENSITY = 8.0  # FLOP per byte below which a kernel streams its operands (see _rotating)
 OVERHEAD_ROUNDS = 4  # times the launch and eager rows are measured in a full sweep (their min is used)
@@ -72,6 +76,7 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
             gemm = {"fp32": [(n, n, n) for n in (64, 128, 256)] + [(8, 256, 256)],
                     "bf16": [(n, n, n) for n in (64, 128)]}  # fmt: skip
             mem_dtypes, rows, cols = ("fp32",), (1, 16, 256), 1024
+            act_rows = (16, 256)
             attn = {"fp32": [(1, 2, s, 64) for s in (64, 128)]}
             attn_bwd = {"fp32": [(1, 2, 64, 64)]}
             decode = {"fp32": [(1, 2, 64, 64)]}
@@ -81,6 +86,7 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
             skinny = [(m, n, n) for n in (1024, 4096) for m in (1, 8, 32, 128, 512)]  # decode: m = batch
             gemm = {"fp32": squares + llm + skinny, "bf16": squares + llm + skinny}
             mem_dtypes, rows, cols = ("fp32", "bf16"), (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536), 1024
+            act_rows = (4, 16, 64, 256, 1024, 4096, 16384)  # 16 MiB at most: GELU's tanh form is slow here
             long = [(1, 4, s, 128) for s in (128, 256, 512, 1024, 2048, 4096)]
             short = [(2, 4, s, 64) for s in (32, 64, 128, 256, 512)] + [(2, 4, s, 16) for s in (32, 128)]
             attn = {"fp32": long + short, "bf16": long}
@@ -91,6 +97,7 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
         if quick:
             gemm = {dt: [(n, n, n) for n in (256, 1024, 4096)] for dt in ("bf16", "fp32")}
             mem_dtypes, rows, cols = ("bf16",), (1, 64, 4096), 4096
+            act_rows = (64, 4096)
             attn = {"bf16": [(1, 8, s, 128) for s in (512, 2048)]}
             attn_bwd = {"bf16": [(1, 8, 512, 128)]}
             decode = {"bf16": [(8, 8, 512, 128)]}
@@ -100,6 +107,7 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
             skinny = [(m, 8192, 8192) for m in (1, 16, 64, 128, 512)]
             gemm = {dt: squares + llm + skinny for dt in ("bf16", "fp16", "tf32", "fp32")}
             mem_dtypes, rows, cols = ("bf16", "fp32"), tuple(4**i for i in range(10)), 4096
+            act_rows = tuple(4**i for i in range(1, 10))
             attn = {
                 dt: [(4, 32, s, 128) for s in (256, 512, 1024, 2048, 4096, 8192, 16384)]
                 for dt in ("bf16", "fp16")
@@ -125,6 +133,12 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
         for kind in MEMORY_KINDS
         for dt in mem_dtypes
         for r in rows
+    ]
+    benches += [
+        Bench(kind=kind, dtype=dt, shape=(r, cols))
+        for kind in POINTWISE_KINDS
+        for dt in mem_dtypes
+        for r in act_rows
     ]
     benches += overhead[2] if rounds > 2 else []
     if quick:  # one copy past the small sizes, so that even a quick fit has a less cache-bound bandwidth roof
@@ -198,20 +212,38 @@ def bench_call(bench: Bench, device: str, kernel: Kernel | None = None) -> Calla
     return _rotating(kernel, bench, device, flop, nbytes)
 
 
+def rotate_bytes(device: str) -> int:
+    """Bytes of operand copies a streaming microbenchmark cycles through: ROTATE_CACHE_MULTIPLE x the
+    last-level cache (a cyclic walk over more than the cache misses it on every call), at least
+    ROTATE_MIN_BYTES. Why the whole LLC and not the core's L2: on this project's Xeon VM (2 MiB L2 per
+    core, 300 MiB L3 shared by the host) a fused AdamW step on a 1024 x 384 fp32 parameter took 345 us
+    cycling 32 MiB of copies, 549 us cycling 512 MiB, and 483-528 us inside a training step; a
+    192 x 1024 add took 91 us, 145 us and 141 us (min per call; the step's figures are `hwsim
+    validate` rows of llama-tiny-train at hidden 384). A model step's working set (weights,
+    gradients, optimizer state, activations) pushes an op's operands out of the L3 before they are
+    read, and on a shared host other tenants do too."""
+    if device == "cuda":
+        import torch
+
+        l2 = int(getattr(torch.cuda.get_device_properties(0), "L2_cache_size", 0) or 0)
+        return max(ROTATE_MIN_BYTES["cuda"], int(ROTATE_CACHE_MULTIPLE * l2))
+    llc = llc_bytes()
+    return max(ROTATE_MIN_BYTES["cpu"], int(ROTATE_CACHE_MULTIPLE * llc) if llc else ROTATE_UNKNOWN_LLC)
+
+
 def _rotating(kernel: Kernel, bench: Bench, device: str, flop: float, nbytes: float) -> Callable[[], Any]:
     """The call to time. A kernel that streams its operands (under STREAMING_INTENSITY FLOP per byte:
     the memory-bound kinds, GEMV-like GEMMs, one-query attention over a KV cache) cycles through
-    enough copies of them that a call finds its operands out of the innermost caches, as a model step
-    does: it reads activations written many ops ago and weights touched once per step. ROTATE_BYTES
-    of copies: 32 MiB on a CPU, 16x the 2 MiB L2 of a Sapphire Rapids core; 256 MiB on a GPU,
-    beyond an H200's 50 MiB or a B200's 126 MiB L2. A kernel that reuses its operands (a square
+    enough copies of them (rotate_bytes: past the last-level cache) that a call finds its operands
+    out of the caches, as a model step does: it reads activations written many ops ago and weights
+    touched once per step. A kernel that reuses its operands (a square
     GEMM, causal attention) is timed on one set, warm, as in a model where it reads the activations
     the previous op just wrote (a 256^3 fp32 GEMM ran 14% slower on cold operands than inside a
     model step on one Xeon core). The host rows are never copied."""
     build = lambda: kernel.build(bench.shape, torch_dtype(bench.dtype), device)  # noqa: E731
     if bench.kind in HOST_KINDS or not nbytes > 0 or flop / nbytes >= STREAMING_INTENSITY:
         return build()
-    copies = max(1, min(MAX_COPIES, math.ceil(ROTATE_BYTES[device] / nbytes)))
+    copies = max(1, min(MAX_COPIES, math.ceil(rotate_bytes(device) / nbytes)))
     calls = [build() for _ in range(copies)]
     if copies == 1:
         return calls[0]
@@ -235,7 +267,7 @@ def _measure(
         if device == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = bench.dtype == "tf32"
         fn = bench_call(bench, device, kernel)
-        if bench.kind in MEMORY_KINDS:
+        if bench.kind in MEMORY_KINDS or bench.kind in POINTWISE_KINDS:
             with torch.no_grad():
                 ops = count_ops(fn)
             if ops > 1:  # e.g. F.rms_norm on a CPU: not one kernel of its class, so not fitted as one

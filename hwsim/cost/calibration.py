@@ -45,6 +45,11 @@ rows is best x min(curve(ideal), factor(min(m, n))), the factor piecewise linear
 1-D curve over ideal time cannot hold both: an 8 x 4096 x 4096 GEMM takes as long at the roof as a
 1000^3 one but reaches a quarter of its rate (measured on one Xeon core).
 
+`pointwise` ({key: {dtype: entry}}, keys in hwsim.ir.POINTWISE_KEYS) gives activations an entry of
+their own in place of their class's: the fraction of the memory bandwidth an op reaches depends on
+its arithmetic where that, not its bytes, sets its time (GELU's tanh form on a CPU core: ~0.05 of what
+an add reaches). The key is the op's ATen target, "[tanh]" appended for tanh-approximated GELU.
+
 Classes without an entry use the `default` entry (memory-bound). A dtype without an entry uses its
 class's `default` entry; a dtype entry that gives only `best` keeps the default's curve.
 """
@@ -61,7 +66,7 @@ from pathlib import Path
 import numpy as np
 
 from hwsim.errors import InputError, Problems, did_you_mean, shown
-from hwsim.ir import LOWERED_TARGETS, OP_CLASSES
+from hwsim.ir import LOWERED_TARGETS, OP_CLASSES, POINTWISE_KEYS
 from hwsim.resources import catalogue_dir, find_by_stem
 from hwsim.units import QuantityError, parse_quantity
 from hwsim.yamlio import FieldReader, display_path, load_with_extends
@@ -150,6 +155,8 @@ class Calibration:
     sources: tuple[str, ...] = ()
     meta: Mapping[str, str] = field(default_factory=dict)  # fitted-on facts: host, torch version, date
     statistic: str = "min"  # of the microbenchmarks' repetitions the efficiencies describe (STATISTICS)
+    # pointwise key (hwsim.ir.POINTWISE_KEYS) -> dtype ("default") -> entry
+    pointwise: Mapping[str, Mapping[str, ClassEfficiency]] = field(default_factory=dict)
 
     def eager_overhead_s(self, mode: str) -> float:
         """Host time per op outside the op when a step of `mode` (train, prefill, decode) runs eagerly."""
@@ -163,10 +170,30 @@ class Calibration:
         by_dtype = self.efficiency.get(op_class) or self.efficiency["default"]
         return by_dtype.get(dtype) or by_dtype["default"]
 
+    def pointwise_entry(self, key: str, dtype: str) -> ClassEfficiency | None:
+        """The entry of a pointwise op (hwsim.ir.pointwise_key) if the file has one, else None."""
+        by_dtype = self.pointwise.get(key)
+        return None if by_dtype is None else by_dtype.get(dtype) or by_dtype["default"]
+
     def variant(self, op_class: str, variant: str, dtype: str, fallback: str) -> ClassEfficiency:
         """The entry of `<op_class>_<variant>` ("bwd", "memory") if the file has one, else `fallback`'s."""
         key = f"{op_class}_{variant}"
         return self.entry(key if key in self.efficiency else fallback, dtype)
+
+
+def _read_by_dtype(reader: FieldReader) -> dict[str, ClassEfficiency]:
+    """{default: entry, <dtype>: entry, ...}: a dtype's entry may give only `best` (the default's curve)."""
+    by_dtype: dict[str, ClassEfficiency] = {}
+    base = _read_entry(reader.mapping("default"), None)
+    if base is not None:
+        by_dtype["default"] = base
+        for dtype, _ in list(reader.items()):
+            if dtype != "default":
+                entry = _read_entry(reader.mapping(dtype), base)
+                if entry is not None:
+                    by_dtype[dtype] = entry
+    reader.finish()
+    return by_dtype
 
 
 def _read_entry(reader: FieldReader, fallback: ClassEfficiency | None) -> ClassEfficiency | None:
@@ -297,18 +324,17 @@ def load_calibration(ref: str | Path) -> Calibration:
                 did_you_mean(op_class, EFFICIENCY_KEYS),
             )
             continue
-        class_reader = eff_reader.mapping(op_class)
-        by_dtype: dict[str, ClassEfficiency] = {}
-        base = _read_entry(class_reader.mapping("default"), None)
-        if base is not None:
-            by_dtype["default"] = base
-            for dtype, _ in list(class_reader.items()):
-                if dtype != "default":
-                    entry = _read_entry(class_reader.mapping(dtype), base)
-                    if entry is not None:
-                        by_dtype[dtype] = entry
-        class_reader.finish()
-        efficiency[op_class] = by_dtype
+        efficiency[op_class] = _read_by_dtype(eff_reader.mapping(op_class))
+    pointwise: dict[str, dict[str, ClassEfficiency]] = {}
+    if top.has("pointwise"):
+        pw_reader = top.mapping("pointwise")
+        for key, _ in list(pw_reader.items()):
+            if key not in POINTWISE_KEYS:
+                problems.add(pw_reader.key(key), "a pointwise op key (hwsim.ir.POINTWISE_KEYS)", shown(key),
+                             did_you_mean(key, POINTWISE_KEYS))  # fmt: skip
+                continue
+            pointwise[key] = _read_by_dtype(pw_reader.mapping(key))
+        pw_reader.finish()
     if "default" not in efficiency and not problems.found:
         problems.add(
             eff_reader.key("default"),
@@ -333,6 +359,7 @@ def load_calibration(ref: str | Path) -> Calibration:
         sources=tuple(data.get("sources") or ()),
         meta=meta,
         statistic=statistic,
+        pointwise=pointwise,
     )
 
 

@@ -4,7 +4,8 @@
     memory_s   = bytes / (memory bandwidth x memory efficiency)
 Efficiencies come from the calibration by op class and dtype; backward-phase ops use the class's
 `_bwd` entry, the memory term of a matmul or attention op its `_memory` entry, and a GEMM with a
-small output dimension the `matmul_skinny` factor, where the calibration has them (hwsim.cost.calibration).
+small output dimension the `matmul_skinny` factor, and an activation with a `pointwise` entry that
+entry, where the calibration has them (hwsim.cost.calibration).
     kernel_s   = max(compute_s, memory_s)
 
 The op is `compute`- or `memory`-bound by the larger term. Memory-bound classes (elementwise, norm,
@@ -17,7 +18,7 @@ costed as the ATen passes its eager code runs (attrs["passes"], hwsim.trace.lowe
 each pass's memory time at its own class's efficiency, plus one launch overhead for every pass after
 the first (the op's own launch is the schedule's).
 
-Ops are costed in numpy arrays, one group of ops per (op class, dtype), so that a 10,000-op
+Ops are costed in numpy arrays, one group of ops per (op class, dtype, variant), so that a 10,000-op
 training step estimates in milliseconds (benchmarks/bench_estimate.py).
 """
 
@@ -30,7 +31,7 @@ import numpy as np
 
 from hwsim.cost.calibration import COMPUTE_CLASSES, Calibration
 from hwsim.hardware.spec import Device
-from hwsim.ir import Op
+from hwsim.ir import Op, pointwise_key
 
 __all__ = ["OpCost", "OpCosts", "Roofline", "op_cost"]
 
@@ -88,18 +89,21 @@ class Roofline:
         n = len(ops)
         flop = np.fromiter((op.flop for op in ops), dtype=float, count=n)
         nbytes = np.fromiter((op.bytes_read + op.bytes_written for op in ops), dtype=float, count=n)
-        groups: dict[tuple[str, str, bool, bool], list[int]] = {}
+        cal = self.calibration
+        groups: dict[tuple[str, str, bool, bool, str], list[int]] = {}
         for i, op in enumerate(ops):
             is_compute = op.op_class in COMPUTE_CLASSES and op.flop > 0
-            groups.setdefault((op.op_class, op.dtype, is_compute, op.phase == "bwd"), []).append(i)
+            key = pointwise_key(op.target, op.attrs) if cal.pointwise and not is_compute else ""
+            key = key if key in cal.pointwise else ""  # an activation with an entry of its own
+            groups.setdefault((op.op_class, op.dtype, is_compute, op.phase == "bwd", key), []).append(i)
         compute_s = np.zeros(n)
         memory_s = np.zeros(n)
         in_range = np.ones(n, dtype=bool)
         memory_ideal = nbytes / self.device.memory_bandwidth
-        cal = self.calibration
-        for (op_class, dtype, is_compute, backward), members in groups.items():
+        for (op_class, dtype, is_compute, backward, key), members in groups.items():
             idx = np.asarray(members)
             entry = cal.variant(op_class, "bwd", dtype, op_class) if backward else cal.entry(op_class, dtype)
+            entry = cal.pointwise_entry(key, dtype) or entry if key else entry
             if is_compute:
                 peak = self.device.peak_flops(dtype)
                 if peak is None:

@@ -242,7 +242,10 @@ _OVERLOADS = (
 def _pointwise(per_element: float) -> Rule:
     def cost(c: Call) -> Cost:
         n = sum(_numel(t) for t in c.outputs) or max((_numel(t) for t in c.inputs), default=0)
-        return Cost("elementwise", per_element * n)
+        # GELU's tanh form costs 7x its exact form on a CPU core (hwsim.ir.POINTWISE_KEYS): keep which
+        approximate = c.named.get("approximate")
+        attrs = {"approximate": approximate} if approximate not in (None, "none") else {}
+        return Cost("elementwise", per_element * n, attrs=attrs)
 
     return cost
 

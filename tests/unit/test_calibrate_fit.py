@@ -65,6 +65,9 @@ ROWS = [
     row("eager_train", "host", "16x8", 0.0, 0.0, 11 * US),  # per op: 10 us beyond the launch
     row("eager_infer", "host", "16x8", 0.0, 0.0, 7 * US),
     row("softmax", "softmax", "x", 5.0, 1e8, 1.0, status="failed"),
+    # tanh GELU: 2 bytes per element moved at 0.05 of the bandwidth (its own entry, not elementwise)
+    row("gelu_tanh", "elementwise", "1000x1000", 9e6, 8e6, 1 * US + 8e-4 / 0.05),
+    row("silu", "elementwise as 2 ATen ops", "1000x1000", 4e6, 8e6, 1e-3),  # not one kernel: left out
 ]
 
 
@@ -80,7 +83,9 @@ def test_fit_roofs_and_entries() -> None:
     assert fit.roofs.peaks == {"fp32": 1e11}
     assert fit.roofs.bandwidth == 1e10
     assert fit.roofs.launch_overhead == 1e-6
-    assert fit.left_out == {"overhead-dominated": 1}
+    assert fit.left_out == {"overhead-dominated": 1, "ran as several ATen ops": 1}
+    assert set(fit.pointwise) == {"aten.gelu.default[tanh]"}
+    assert fit.pointwise["aten.gelu.default[tanh]"]["fp32"].best == pytest.approx(0.05)
     assert fit.roofs.eager_overhead == pytest.approx({"train": 10 * US, "inference": 6 * US})
     matmul = fit.efficiency["matmul"]["fp32"]
     assert matmul.best == 1.0
@@ -152,6 +157,7 @@ def test_cpu_files_load_back(tmp_path: Path) -> None:
     assert cal.eager_overhead_s("train") == pytest.approx(10 * US)
     assert cal.eager_overhead_s("decode") == pytest.approx(6 * US)
     assert cal.unfused_ops == {"hwsim.rms_norm.default", "hwsim.rms_norm_backward.default"}
+    assert cal.pointwise_entry("aten.gelu.default[tanh]", "fp32").best == pytest.approx(0.05)
     dev = load_system(dev_path)
     assert dev.kind == "cpu" and dev.measured and dev.vendor == "Intel"
     assert dict(dev.vector_flops) == {"fp32": 1e11} and not dev.matrix_flops

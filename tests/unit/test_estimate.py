@@ -247,6 +247,18 @@ def test_an_unfused_op_is_costed_as_its_passes(tmp_path) -> None:  # noqa: ANN00
     assert unfused.memory_s == pytest.approx(12000 / (1e10 * 0.5) + 1e-6)  # two passes, one extra launch
 
 
+def test_an_activation_with_a_pointwise_entry_is_costed_by_it(tmp_path) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    tanh_gelu = replace(add(0, 1000), target="aten.gelu.default", dtype="fp32", attrs={"approximate": "tanh"})
+    exact_gelu = replace(tanh_gelu, id=1, attrs={})
+    cal = _calibration(tmp_path, 'pointwise:\n  "aten.gelu.default[tanh]": {default: {best: 0.05}}\n')
+    costs = estimate(graph(tanh_gelu, exact_gelu, add(2, 1000), dtype="fp32"), CPU, cal).costs
+    assert costs[0].memory_s == pytest.approx(tanh_gelu.bytes / (1e10 * 0.05))  # its own entry
+    assert costs[1].memory_s == pytest.approx(exact_gelu.bytes / (1e10 * 0.5))  # no entry: its class's
+    assert costs[2].memory_s == pytest.approx(exact_gelu.bytes / (1e10 * 0.5))
+
+
 def test_skinny_factor_limits_gemms_by_their_smallest_dimension(tmp_path) -> None:  # noqa: ANN001
     cal = _calibration(tmp_path, "matmul_skinny: {default: [[1, 0.1], [100, 0.5], [1000, 0.9]]}\n")
 

@@ -56,6 +56,19 @@ def test_broadcast_operands_are_read_once() -> None:
     assert rec.records[0].bytes_read == 2 * (2 * 4 * 8 * 16 + 8 * 16)
 
 
+def test_gelu_keeps_its_approximation_for_the_pointwise_key() -> None:
+    from hwsim.ir import pointwise_key
+
+    x = meta(4, 8)
+    with Recorder() as rec:
+        F.gelu(x, approximate="tanh")
+        F.gelu(x)
+        F.silu(x)
+    keys = [pointwise_key(r.target, r.attrs) for r in rec.records]
+    assert keys == ["aten.gelu.default[tanh]", "aten.gelu.default", "aten.silu.default"]
+    assert rec.records[0].flop == 9 * 32 and rec.records[1].attrs == {}
+
+
 def test_attention_pairs_formula() -> None:
     assert attention_pairs(4, 4, causal=False) == 16
     assert attention_pairs(4, 4, causal=True) == 10  # 1 + 2 + 3 + 4
