@@ -27,7 +27,7 @@ PASS=1
 run() {
   local fresh=()
   if [[ $PASS == 1 ]]; then fresh=(--remeasure); fi
-  "$HWSIM" validate "$@" --device cpu --reps 20 --rounds "$PASS" "${fresh[@]}" > /dev/null
+  "$HWSIM" validate "$@" --device cpu --reps 20 --rounds "$PASS" --settle 120 "${fresh[@]}" > /dev/null
 }
 
 validate_all() {

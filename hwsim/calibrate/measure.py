@@ -10,9 +10,12 @@ What is measured, and how:
 - End to end: `warmup` more plain steps, then `reps` timed steps with nothing attached (no dispatch
   mode, no hooks), min and median recorded. Gradients are reset to None between training steps,
   outside the timed window, as `optimizer.zero_grad()` does, so that every step runs the same ops.
-- Per op: `reps` more steps inside a dispatch mode (`_OpTimer`) that times each ATen call the
-  recorder keeps; each timed call is paired with the recorder's op of the same target and input
-  shapes, in order. Per op, min and median over the reps. On the CPU the clock is
+- Per op: `reps` more steps, each right after a plain one (the two alternate, so that a slow spell
+  of a shared host, which lasts seconds, slows both alike: before this, a plain step's median and
+  the timed ops' one were taken a second apart and their difference, the time outside ops, read
+  from -11 to +47 us per op on one host within one validation), inside a dispatch mode (`_OpTimer`)
+  that times each ATen call the recorder keeps; each timed call is paired with the recorder's op
+  of the same target and input shapes, in order. Per op, min and median over the reps. On the CPU the clock is
   `time.perf_counter_ns` around the call: the kernel plus the C++ dispatch below the Python mode, not
   the Python, autograd and view work around it (which is the end-to-end step minus the sum of ops).
   On CUDA a pair of CUDA events is recorded on the current stream immediately before and after the
@@ -53,7 +56,8 @@ from hwsim.calibrate.results import RowWriter, Table, check_host, read_rows
 from hwsim.errors import InputError
 from hwsim.yamlio import display_path
 
-__all__ = ["OPS", "MeasuredOp", "Measurement", "format_shapes", "measure", "parse_shapes", "workload_label"]
+__all__ = ["OPS", "MeasuredOp", "Measurement", "format_shapes", "measure", "parse_shapes", "time_bench",
+           "workload_label"]  # fmt: skip
 
 # kind: "op" (index: position among the recorder's ops), a whole-step row (index -1: step, ops, floor)
 # or "bench" (index: position in the benches asked for; target: "kind dtype shape");
@@ -275,53 +279,80 @@ def _record(run: _Run, clock: Any) -> list[Any]:
     return [(r, call[3] if call is not None else "") for r, call in zip(recorder.records, calls, strict=True)]
 
 
-def _time_step(run: _Run, clock: Any, reps: int, warmup: int) -> tuple[list[float], str]:
-    """Seconds of `reps` plain steps after `warmup` more; ([], error) when the step raises."""
+def _plain_step(run: _Run, clock: Any) -> float:
+    """Seconds of one step with nothing attached."""
     from hwsim.trace.step import run_step
 
-    times: list[float] = []
+    run.reset()
+    run.sync()
+    token = clock.start()
+    run_step(run.model, run.state, run.workload)
+    value = clock.stop(token)
+    clock.sync()
+    seconds = clock.seconds(value)
+    clock.reset()
+    return seconds
+
+
+def _timed_ops_step(
+    run: _Run, records: list, clock: Any, hook: OpHook | None, times: list, errors: list
+) -> float:
+    """One step under the op timer: each op's time appended to `times[i]`, its error kept in `errors[i]`;
+    returns the sum of the step's timed ops."""
+    timer = _op_timer(clock, hook, timing=True)
+    try:
+        with timer:
+            run.step()
+    except Exception:  # noqa: BLE001 - the step stopped: the ops not reached are "timed in k of n"
+        pass
+    clock.sync()  # every recorded event has completed before it is read
+    total = 0.0
+    for i, call in enumerate(_align([r for r, _ in records], timer.calls)):
+        if call is not None and call[2] is not None:
+            times[i].append(clock.seconds(call[2]))
+            total += times[i][-1]
+        elif call is not None and call[3]:
+            errors[i] = call[3]
+    clock.reset()
+    return total
+
+
+def _time_steps(
+    run: _Run,
+    records: list,
+    clock: Any,
+    reps: int,
+    warmup: int,
+    hook: OpHook | None,
+    *,
+    plain: bool,
+    ops: bool,
+) -> tuple[list[float], str, list[list[float]], list[str], list[float]]:
+    """`reps` plain steps and/or `reps` op-timed steps after `warmup` plain ones, alternating (a plain
+    step, then a timed one) so that a slow spell of a shared host slows both alike: the time outside
+    ops is their difference. Returns plain-step seconds, the plain step's error ("" if none), per op
+    its times and last error, and per timed step the sum of its ops. A plain step that raises stops
+    the plain steps (recorded as failed); the timed ones go on."""
+    step_times: list[float] = []
+    step_error = ""
+    times: list[list[float]] = [[] for _ in records]
+    errors = [""] * len(records)
+    sums: list[float] = []
     try:
         for _ in range(warmup):
             run.step()
         run.sync()
-        for _ in range(reps):
-            run.reset()
-            run.sync()
-            token = clock.start()
-            run_step(run.model, run.state, run.workload)
-            value = clock.stop(token)
-            clock.sync()
-            times.append(clock.seconds(value))
-            clock.reset()
     except Exception as exc:  # noqa: BLE001 - the step fails end to end: recorded, per-op timing goes on
-        return [], error_text(exc)
-    return times, ""
-
-
-def _time_ops(run: _Run, records: list, clock: Any, reps: int, hook: OpHook | None) -> tuple[list, ...]:
-    """Per op its times over `reps` steps under the timer and the last error it raised ("" if none);
-    and per step the sum of its timed ops."""
-    times: list[list[float]] = [[] for _ in records]
-    errors = [""] * len(records)
-    sums = []
+        step_error, plain = error_text(exc), False
     for _ in range(reps):
-        timer = _op_timer(clock, hook, timing=True)
-        try:
-            with timer:
-                run.step()
-        except Exception:  # noqa: BLE001 - the step stopped: the ops not reached are "timed in k of n"
-            pass
-        clock.sync()  # every recorded event has completed before it is read
-        total = 0.0
-        for i, call in enumerate(_align([r for r, _ in records], timer.calls)):
-            if call is not None and call[2] is not None:
-                times[i].append(clock.seconds(call[2]))
-                total += times[i][-1]
-            elif call is not None and call[3]:
-                errors[i] = call[3]
-        sums.append(total)
-        clock.reset()
-    return times, errors, sums
+        if plain:
+            try:
+                step_times.append(_plain_step(run, clock))
+            except Exception as exc:  # noqa: BLE001 - as above
+                step_times, step_error, plain = [], error_text(exc), False
+        if ops:
+            sums.append(_timed_ops_step(run, records, clock, hook, times, errors))
+    return step_times, step_error, times, errors, sums
 
 
 def _floor(clock: Any, device: str, reps: int) -> list[float]:
@@ -339,7 +370,9 @@ def _floor(clock: Any, device: str, reps: int) -> list[float]:
     return out
 
 
-def _bench(kind: str, dtype: str, shape: tuple[int, ...], device: str, reps: int) -> tuple[str, list[float]]:
+def time_bench(
+    kind: str, dtype: str, shape: tuple[int, ...], device: str, reps: int = MIN_REPS
+) -> tuple[str, list[float]]:
     """A calibration microbenchmark timed as hwsim.calibrate.microbench times it: (name, [min, median])."""
     import torch
 
@@ -457,21 +490,26 @@ def measure(
             with RowWriter(csv_path, OPS) as writer:
                 for i, (kind, dtype, shape) in enumerate(benches):
                     if ("bench", i) not in have:
-                        name, times = _bench(kind, dtype, shape, device, max(reps, MIN_REPS))
+                        name, times = time_bench(kind, dtype, shape, device, max(reps, MIN_REPS))
                         writer.append(_row(label, "bench", i, n, max(reps, MIN_REPS), times, "", target=name))
-                if ("step", -1) not in have:
-                    times, error = _time_step(run, clock, reps, warmup)
-                    writer.append(_row(label, "step", -1, n, reps, times, error))
-                    say(f"{label}: step " + (f"failed: {error}" if error else f"min {min(times):.6g} s"))
                 if ("floor", -1) not in have:
                     writer.append(_row(label, "floor", -1, n, reps, _floor(clock, device, reps), ""))
                 missing = [i for i in range(n) if ("op", i) not in have]
-                if missing or ("ops", -1) not in have:
-                    times, errors, sums = _time_ops(run, records, clock, reps, hook)
+                plain, timed = ("step", -1) not in have, bool(missing) or ("ops", -1) not in have
+                if plain or timed:
+                    steps, step_error, times, errors, sums = _time_steps(
+                        run, records, clock, reps, warmup, hook, plain=plain, ops=timed
+                    )
+                    if plain:
+                        writer.append(_row(label, "step", -1, n, reps, steps, step_error))
+                        say(
+                            f"{label}: step "
+                            + (f"failed: {step_error}" if step_error else f"min {min(steps):.6g} s")
+                        )
                     for i in missing:
                         rec, error = records[i]
                         writer.append(_row(label, "op", i, n, reps, times[i], error or errors[i], rec))
-                    if ("ops", -1) not in have:
+                    if timed and ("ops", -1) not in have:
                         writer.append(_row(label, "ops", -1, n, reps, sums, ""))
         finally:
             torch.set_flush_denormal(False)  # torch's default

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.calibrate.device import HostInfo, host_stem
-from hwsim.calibrate.host_files import DRIFT_BENCHES, host_drift, resolve_system
+from hwsim.calibrate.host_files import DRIFT_BENCHES, host_drift, resolve_system, settle_host
 from hwsim.calibrate.measure import MeasuredOp, Measurement
 from hwsim.yamlio import display_path
 
@@ -389,11 +389,14 @@ def run_validation(
     progress: Any = None,
     fresh: bool = False,
     rounds: int = 1,
+    settle_s: float = 0.0,
 ) -> Validation:
     """Estimate and measure one workload on this host's `device`, and compare (see the module doc).
 
     Everything that can be wrong with the inputs (no CUDA, no calibration, a stale one) fails before
     anything is measured. Measurements go to folder/measurements/<host stem>/ and resume there.
+    `settle_s` > 0: before each round, wait up to that long for the host to run at its calibrated
+    speed (hwsim.calibrate.host_files.settle_host).
     """
     from hwsim.calibrate.device import describe_host, resolve_device
     from hwsim.calibrate.measure import measure, workload_label
@@ -408,14 +411,17 @@ def run_validation(
     loaded, name, cal = resolve_system(device, host, system, calibration)
     est = estimate(trace_workload(workload), loaded, cal, system_name=name)
     label = workload_label(workload.name, overrides)
-    measurement = merge_rounds([
-        measure(
+
+    def one_round(r: int) -> Measurement:
+        if settle_s > 0:
+            settle_host(cal, device, threads, max_wait_s=settle_s, progress=progress)
+        return measure(
             workload, folder / "measurements" / host_stem(host), label=round_label(label, r), device=device,
             threads=threads, reps=reps, warmup=warmup, hook=hook, progress=progress, fresh=fresh,
             benches=DRIFT_BENCHES[device],
-        )
-        for r in range(rounds)
-    ])  # fmt: skip
+        )  # fmt: skip
+
+    measurement = merge_rounds([one_round(r) for r in range(rounds)])
     v = compare(est, measurement, workload=workload.name, overrides=overrides)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     return replace(v, drift=host_drift(cal, measurement), validated_at=now, rounds=rounds)

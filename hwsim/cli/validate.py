@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "timing every op and the whole step (min and median over the repetitions), estimate the same "
             "step for the same device, match measured ops to graph ops, and print per-op-class and "
             "end-to-end errors with the measurement noise beside them. Error = (estimate - measured) / "
-            "measured with measured = min over repetitions; MAPE = mean |error| over the matched ops of a "
+            "measured with measured = the calibration's statistic (median for fitted files, min for "
+            "hand-written ones) over repetitions; MAPE = mean |error| over the matched ops of a "
             "class. Writes a Markdown, CSV and JSON report."
         ),
     )
@@ -48,8 +49,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--rounds",
         type=int,
         default=None,
-        help="Complete measurements taken one after another and merged (min of mins; default 3 on a CPU, "
-        "whose shared host's speed swings for seconds at a time, 1 on CUDA).",
+        help="Complete measurements taken one after another and merged (the least over rounds; default 3 "
+        "on a CPU, whose shared host's speed swings for seconds at a time, 1 on CUDA).",
+    )
+    val.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="Before each round, wait up to SECONDS for the host to run the calibration's GEMM and copy "
+        "microbenchmarks within 10%% of their calibrated times (a shared host changes speed for minutes; "
+        "default 0: do not wait).",
     )
     val.add_argument("--json", action="store_true", help="Print the hwsim.validation/1 document.")
     val.add_argument("--remeasure", action="store_true",
@@ -66,9 +76,11 @@ def _validate(args: argparse.Namespace) -> int:
         ("--threads", args.threads, 1),
         ("--reps", args.reps, MIN_REPS),
         ("--rounds", rounds, 1),
+        ("--settle", args.settle, 0),
     ):
         if value < low:
-            raise UsageError(f"<command line>: {flag}: expected a whole number >= {low}, got {value}")
+            kind = "a number" if flag == "--settle" else "a whole number"
+            raise UsageError(f"<command line>: {flag}: expected {kind} >= {low}, got {value}")
     from hwsim.calibrate.validate import run_validation
     from hwsim.report.tables import print_tables
     from hwsim.report.validation import validation_tables, write_validation
@@ -80,6 +92,7 @@ def _validate(args: argparse.Namespace) -> int:
             args.workload, overrides=tuple(args.overrides), device=args.device, system=args.system,
             calibration=args.calibration, threads=args.threads, reps=args.reps, folder=folder,
             progress=lambda text: print(text, file=sys.stderr), fresh=args.remeasure, rounds=rounds,
+            settle_s=args.settle,
         )  # fmt: skip
     except KeyboardInterrupt:
         print(f"hwsim validate: the rows measured so far are under {display_path(folder / 'measurements')}; "

@@ -156,6 +156,11 @@ def test_zero_rounds_is_a_usage_error(capsys: pytest.CaptureFixture[str], files:
     assert run(capsys, "--rounds", "0") == (2, [expected])
 
 
+def test_negative_settle_is_a_usage_error(capsys: pytest.CaptureFixture[str], files: Path) -> None:
+    expected = "<command line>: --settle: expected a number >= 0, got -5.0"
+    assert run(capsys, "--settle", "-5") == (2, [expected])
+
+
 def test_threads_below_one_is_a_usage_error(capsys: pytest.CaptureFixture[str], files: Path) -> None:
     assert run(capsys, "--threads", "0") == (
         2,

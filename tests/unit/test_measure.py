@@ -42,7 +42,7 @@ def test_rows_per_op_and_step_then_a_rerun_measures_nothing(tmp_path: Path) -> N
     m = measure(_workload(*DECODE), tmp_path, label="decode", reps=2)
     rows = read_rows(tmp_path / "ops.csv", OPS)
     kinds = [r["kind"] for r in rows]
-    assert kinds[:2] == ["step", "floor"] and kinds[-1] == "ops"
+    assert kinds[:2] == ["floor", "step"] and kinds[-1] == "ops"
     assert kinds.count("op") == len(m.ops) == rows[0]["ops"]
     assert [o.index for o in m.ops] == list(range(len(m.ops)))
     assert (tmp_path / "host.json").exists()
@@ -60,6 +60,22 @@ def test_rows_per_op_and_step_then_a_rerun_measures_nothing(tmp_path: Path) -> N
     again = measure(_workload(*DECODE), tmp_path, label="decode", reps=2)
     assert (tmp_path / "ops.csv").read_text() == before
     assert again.ops == m.ops and again.step_min_s == m.step_min_s
+
+
+def test_plain_and_op_timed_steps_alternate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow spell of the host must hit the plain steps and the timed ones alike (measure's doc)."""
+    measure_module = sys.modules[measure.__module__]  # hwsim.calibrate.measure (a function shadows it)
+
+    order: list[str] = []
+    plain = measure_module._plain_step
+    monkeypatch.setattr(measure_module, "_plain_step", lambda *a: order.append("plain") or plain(*a))
+
+    def hook(target: str, n: int) -> None:
+        if not order or order[-1] != "timed":
+            order.append("timed")
+
+    measure(_workload(*DECODE), tmp_path, label="decode", reps=3, hook=hook)
+    assert order == ["plain", "timed"] * 3
 
 
 def test_training_step_measures_forward_backward_and_optimizer(tmp_path: Path) -> None:

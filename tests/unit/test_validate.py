@@ -17,8 +17,10 @@ import pytest
 
 from hwsim.calibrate.device import describe_host, host_stem
 from hwsim.calibrate.measure import MeasuredOp
+from hwsim.calibrate.results import MICRO, RowWriter
 from hwsim.calibrate.validate import DEFINITIONS, SCHEMA, match_ops, run_validation
 from hwsim.cli import main
+from hwsim.cost.calibration import load_calibration
 from hwsim.ir import Op, TensorMeta
 from hwsim.report.validation import CSV_COLUMNS, report_stem, write_validation
 from hwsim.resources import catalogue_dir
@@ -226,8 +228,6 @@ def test_cli_finds_the_host_files_by_stem(tmp_path: Path, monkeypatch: pytest.Mo
 def test_drift_compares_the_retimed_microbenchmarks_with_the_calibration_rows(tmp_path: Path) -> None:
     from hwsim.calibrate.host_files import host_drift
     from hwsim.calibrate.measure import Measurement
-    from hwsim.calibrate.results import MICRO, RowWriter
-    from hwsim.cost.calibration import load_calibration
 
     write_host_files(tmp_path)
     text = (
@@ -247,6 +247,39 @@ def test_drift_compares_the_retimed_microbenchmarks_with_the_calibration_rows(tm
     drift = host_drift(cal, m)
     assert drift == {"launch fp32 1": pytest.approx(1.0), "gemm fp32 256x256x256": pytest.approx(-0.5)}
     assert host_drift(replace(cal, meta={}), m) == {}  # the calibration's rows are not found: no drift
+
+
+def test_settle_waits_for_the_calibrated_speed_and_gives_up_in_time(tmp_path: Path) -> None:
+    """Real microbenchmarks against calibration rows that say the host was far faster or far slower: it
+    never settles, and the wait ends by max_wait_s."""
+    import time
+
+    from hwsim.calibrate.host_files import settle_host
+
+    def calibration(seconds: float):  # noqa: ANN202
+        folder = tmp_path / f"m{seconds:g}"
+        rows = [{"kind": "gemm", "op_class": "matmul", "dtype": "fp32", "shape": "256x256x256"},
+                {"kind": "copy", "op_class": "copy", "dtype": "fp32", "shape": "16384x1024"}]  # fmt: skip
+        with RowWriter(folder / "micro.csv", MICRO) as writer:
+            for row in rows:
+                timing = dict(min_s=seconds, median_s=seconds, reps=10, calls=1, status="ok", error="")
+                writer.append(row | dict(flop=1.0, bytes=1.0) | timing)
+        (tmp_path / "cal.yaml").write_text(
+            "schema: hwsim.calibration/1\napplies_to: {kind: cpu}\nfitted: true\nsources: [t]\n"
+            f"launch_overhead: 1 us\nfitted_on: {{measurements: {json.dumps(str(folder))}}}\n"
+            "efficiency:\n  default: {default: {best: 0.5}}\n"
+        )
+        return load_calibration(tmp_path / "cal.yaml")
+
+    said: list[str] = []
+    start = time.monotonic()
+    # one check re-times both microbenchmarks (about 2 s here): at least one wait fits in 6 s
+    waited, drift = settle_host(calibration(1e-9), "cpu", 1, max_wait_s=6, pause_s=0.5, progress=said.append)
+    assert 0.5 <= waited <= 6 + 5 and time.monotonic() - start >= 0.5  # the last check may run past 6 s
+    assert set(drift) == {"gemm fp32 256x256x256", "copy fp32 16384x1024"} and min(drift.values()) > 1
+    assert said and said[0].startswith("host speed differs from calibration (gemm fp32 256x256x256 +")
+    waited, drift = settle_host(calibration(10.0), "cpu", 1, max_wait_s=4, pause_s=30)  # far faster now
+    assert waited < 4 and max(drift.values()) < -0.9  # it does not settle, and pause + wait > max_wait_s
 
 
 def test_rounds_merge_as_least_over_rounds_and_a_failure_stays() -> None:
