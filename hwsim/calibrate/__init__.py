@@ -9,9 +9,11 @@
     fit          rows -> roofs and efficiencies; fit_files writes them as a calibration
                  (hwsim.calibration/1) and a measured device (hwsim.device/1)
     clocks       CPU and CUDA clocks for one call
-    measure      a workload's real model, timed per op and end to end (rows flushed, resumable)
-    rounds       several measurements of one workload merged (min of mins)
-    host_files   which device file and calibration an estimate of this host uses; drift
+    measure      a workload's real model, timed per op and end to end (rows flushed, resumable);
+                 op_timer is its per-op dispatch-mode timer
+    rounds       several measurements of one workload merged (the least over rounds)
+    host_files   which device file and calibration an estimate of this host uses; drift; waiting
+                 for the host to run at its calibrated speed
     validate     measured ops matched to graph ops; per-class and end-to-end errors of an estimate
 `hwsim calibrate` (hwsim.cli.calibrate) runs device through fit_files; `hwsim validate`
 (hwsim.cli.validate) the rest. Nothing here imports torch at import time.

@@ -13,11 +13,12 @@ What is measured, and how:
 - Per op: `reps` more steps, each right after a plain one (the two alternate, so that a slow spell
   of a shared host, which lasts seconds, slows both alike: before this, a plain step's median and
   the timed ops' one were taken a second apart and their difference, the time outside ops, read
-  from -11 to +47 us per op on one host within one validation), inside a dispatch mode (`_OpTimer`)
-  that times each ATen call the recorder keeps; each timed call is paired with the recorder's op
-  of the same target and input shapes, in order. Per op, min and median over the reps. On the CPU the clock is
-  `time.perf_counter_ns` around the call: the kernel plus the C++ dispatch below the Python mode, not
-  the Python, autograd and view work around it (which is the end-to-end step minus the sum of ops).
+  from -11 to +47 us per op on one host within one validation), inside a dispatch mode
+  (hwsim.calibrate.op_timer) that times each ATen call the recorder keeps; each timed call is paired
+  with the recorder's op of the same target and input shapes, in order. Per op, min and median over
+  the reps. On the CPU the clock is `time.perf_counter_ns` around the call: the kernel plus the C++
+  dispatch below the Python mode, not the Python, autograd and view work around it (which is the
+  end-to-end step minus the sum of ops).
   On CUDA a pair of CUDA events is recorded on the current stream immediately before and after the
   call and read after the step synchronises: correct by construction for ops that launch on the
   current stream (every single-device ATen op); when the GPU is idle waiting for the host, the span
@@ -52,6 +53,7 @@ from typing import Any
 from hwsim.calibrate.clocks import clock_for
 from hwsim.calibrate.device import HostInfo, describe_host, pinned_threads
 from hwsim.calibrate.microbench import MIN_REPS, error_text
+from hwsim.calibrate.op_timer import OpHook, align, op_timer
 from hwsim.calibrate.results import RowWriter, Table, check_host, read_rows
 from hwsim.errors import InputError
 from hwsim.yamlio import display_path
@@ -70,7 +72,6 @@ OPS = Table(
     ints=("index", "ops", "reps"),
     floats=("flop", "bytes", "min_s", "median_s"),
 )  # fmt: skip
-OpHook = Callable[[str, int], None]  # (target, call number in the step); raising fails that op
 
 
 ROUND_MARK = "@round"  # label of round n > 1 of a workload: f"{label}{ROUND_MARK}{n}"
@@ -131,95 +132,6 @@ class Measurement:
     csv_path: str = ""
 
 
-# --- timing ---------------------------------------------------------------------------------------
-
-
-def _substitute(func: Any, args: tuple, kwargs: dict) -> Any:
-    """Outputs standing in for a failed op: its meta kernel's shapes, zeros on the real device;
-    an output that is one of its (in-place) arguments is that argument."""
-    import torch
-    from torch.utils._pytree import tree_map
-
-    real: dict[int, torch.Tensor] = {}
-    device: list[torch.device] = []
-
-    def to_meta(x: Any) -> Any:
-        if not isinstance(x, torch.Tensor):
-            return x
-        device.append(x.device)
-        m = x.to("meta")
-        real[id(m)] = x
-        return m
-
-    out = func(*tree_map(to_meta, args), **tree_map(to_meta, kwargs))
-    where = next((d for d in device if d.type != "cpu"), device[0] if device else torch.device("cpu"))
-
-    def to_real(x: Any) -> Any:
-        if not isinstance(x, torch.Tensor):
-            return x
-        if id(x) in real:
-            return real[id(x)]
-        return torch.zeros(x.shape, dtype=x.dtype, device=where)
-
-    return tree_map(to_real, out)
-
-
-def _op_timer(clock: Any, hook: OpHook | None, timing: bool) -> Any:
-    import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils._pytree import tree_leaves
-
-    from hwsim.trace.recorder import SKIPPED_TARGETS
-
-    class _OpTimer(TorchDispatchMode):
-        """Times every ATen call the recorder would keep; a call that raises is recorded and replaced."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            # (target, input shapes, clock value or None, error text)
-            self.calls: list[tuple[str, tuple[tuple[int, ...], ...], Any, str]] = []
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204
-            kwargs = kwargs or {}
-            if func in SKIPPED_TARGETS or func.namespace == "profiler" or func.is_view:
-                return func(*args, **kwargs)
-            target = str(func)
-            shapes = tuple(tuple(t.shape) for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor))
-            try:
-                if hook is not None:
-                    hook(target, len(self.calls))
-                token = clock.start() if timing else None
-                out = func(*args, **kwargs)
-                value = clock.stop(token) if timing else None
-            except Exception as exc:  # noqa: BLE001 - one failing op is recorded; the step goes on
-                self.calls.append((target, shapes, None, error_text(exc)))
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
-                return _substitute(func, args, kwargs)
-            self.calls.append((target, shapes, value, ""))
-            return out
-
-    return _OpTimer()
-
-
-def _align(records: Sequence[Any], calls: Sequence[tuple]) -> list[tuple | None]:
-    """For each recorded op, the timed call with the same target and input shapes, in order (greedy:
-    calls the recorder drops, such as ops that only alias their input, are passed over)."""
-    out: list[tuple | None] = []
-    j = 0
-    for rec in records:
-        shapes = tuple(t.shape for t in rec.inputs)
-        k = j
-        while k < len(calls) and (calls[k][0] != rec.target or calls[k][1] != shapes):
-            k += 1
-        if k == len(calls):
-            out.append(None)
-            continue
-        out.append(calls[k])
-        j = k + 1
-    return out
-
-
 # --- one workload -----------------------------------------------------------------------------------
 
 
@@ -266,7 +178,7 @@ def _record(run: _Run, clock: Any) -> list[Any]:
     from hwsim.trace.recorder import Recorder
     from hwsim.trace.step import run_step
 
-    guard = _op_timer(clock, None, timing=False)
+    guard = op_timer(clock, None, timing=False)
     recorder = Recorder(run.model)
     run.reset()
     try:
@@ -275,7 +187,7 @@ def _record(run: _Run, clock: Any) -> list[Any]:
         run.sync()
     except Exception:  # noqa: BLE001 - a failure the guard could not stand in for: keep the ops so far
         pass
-    calls = _align(recorder.records, guard.calls)
+    calls = align(recorder.records, guard.calls)
     return [(r, call[3] if call is not None else "") for r, call in zip(recorder.records, calls, strict=True)]
 
 
@@ -299,7 +211,7 @@ def _timed_ops_step(
 ) -> float:
     """One step under the op timer: each op's time appended to `times[i]`, its error kept in `errors[i]`;
     returns the sum of the step's timed ops."""
-    timer = _op_timer(clock, hook, timing=True)
+    timer = op_timer(clock, hook, timing=True)
     try:
         with timer:
             run.step()
@@ -307,7 +219,7 @@ def _timed_ops_step(
         pass
     clock.sync()  # every recorded event has completed before it is read
     total = 0.0
-    for i, call in enumerate(_align([r for r, _ in records], timer.calls)):
+    for i, call in enumerate(align([r for r, _ in records], timer.calls)):
         if call is not None and call[2] is not None:
             times[i].append(clock.seconds(call[2]))
             total += times[i][-1]
@@ -360,7 +272,7 @@ def _floor(clock: Any, device: str, reps: int) -> list[float]:
     import torch
 
     x = torch.ones(1, device=device)
-    timer = _op_timer(clock, None, timing=True)
+    timer = op_timer(clock, None, timing=True)
     with timer:
         for _ in range(100 * reps):
             torch.add(x, x)
