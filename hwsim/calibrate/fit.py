@@ -45,6 +45,10 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
     pointwise[key] (hwsim.ir.POINTWISE_KEYS): the activation rows (hwsim.calibrate.kernels.POINTWISE_KINDS)
     fitted as a memory class of their own, one entry per activation, so that GELU's tanh form, whose
     arithmetic sets its time on a CPU core, is not costed at an add's rate.
+    residency: a skinny GEMM (8 x 1024 x 1024) cycling copies of its operands totalling 8 MiB ... 256
+    MiB and past the LLC (`residency` rows): (bytes cycled, median time / the time past the LLC),
+    non-decreasing, at most 1. The roofline scales a step's streaming ops by it at the bytes the
+    step touches (hwsim.cost.calibration: `residency`).
     unfused_ops: the zoo's custom ops whose real implementation runs as separate ATen passes on the
     measured device (hwsim.ir.LOWERED_TARGETS: RMS norm, plain torch math on CPU and CUDA alike).
     Rows left out of the curve, and why: an op whose time is under OVERHEAD_DOMINATED x the launch
@@ -161,6 +165,7 @@ class Fit:
     skinny: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)  # dtype -> (rows, factor)
     statistic: str = "median"  # of each row's repetitions (STATISTICS)
     pointwise: dict[str, dict[str, Entry]] = field(default_factory=dict)  # key (POINTWISE_KEYS) -> dtype
+    residency: tuple[tuple[float, float], ...] = ()  # (bytes a step touches, factor on streaming ops)
 
 
 def _sig(value: float, digits: int) -> float:
@@ -301,7 +306,7 @@ def fit_rows(
     points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     left_out: dict[str, int] = defaultdict(int)
     for r in rows:
-        if r["status"] != "ok" or r["kind"] == "launch" or r["kind"] in EAGER_MODE_OF_KIND:
+        if r["status"] != "ok" or r["kind"] in ("launch", "residency") or r["kind"] in EAGER_MODE_OF_KIND:
             continue
         if r["kind"] in COMPUTE_KEY_OF_KIND:
             peak = roofs.peaks.get(r["dtype"])
@@ -345,7 +350,25 @@ def fit_rows(
             efficiency[op_class][dtype] = entry
     fit = Fit(roofs=roofs, efficiency=dict(efficiency), left_out=dict(left_out), statistic=statistic,
               pointwise=dict(pointwise))  # fmt: skip
-    return replace(fit, skinny=_skinny(rows, fit))
+    return replace(fit, skinny=_skinny(rows, fit), residency=_residency(rows))
+
+
+def _residency(rows: list[dict[str, Any]]) -> tuple[tuple[float, float], ...]:
+    """The residency curve: (bytes cycled, time / time past the LLC) of the `residency` rows, the
+    largest (past the LLC) as the reference; capped at 1 and made non-decreasing (cycling more bytes
+    cannot be faster: what says otherwise is the host's noise)."""
+    points = sorted(
+        (int(str(r["shape"]).split("x")[3]) * 2.0**20, r["time_s"])
+        for r in rows
+        if r["kind"] == "residency" and r["status"] == "ok"
+    )
+    if len(points) < 2:
+        return ()
+    cold = points[-1][1]
+    ys = isotonic([min(1.0, t / cold) for _, t in points])
+    return tuple(
+        (x, max(_sig(y, CURVE_DIGITS), 10.0**-CURVE_DIGITS)) for (x, _), y in zip(points, ys, strict=True)
+    )
 
 
 def describe_fit(fit: Fit) -> list[str]:

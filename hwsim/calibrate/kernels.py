@@ -6,6 +6,7 @@ times it and hwsim.calibrate.fit turns the times into efficiencies against these
 FLOP and bytes per call (e = bytes per element; a multiply-add is 2 FLOP; bytes are what must move
 to and from memory when nothing is on chip, as in hwsim.ir):
     gemm       (m, n, k)     C = A @ B, A m x k, B = W^T    flop 2mnk             bytes (mk + kn + mn) e
+    residency  (m, n, k, MiB) the same GEMM cycling copies of its operands totalling MiB (its counts)
                (attention's q, k, v and dO are [b, s, h, d] memory seen as [b, h, s, d], as the
                model's head split leaves them: `_heads_view`)
     attention  (b, h, s, d)  fused causal SDPA forward      flop 2bhd s(s+1)      bytes 4bhsd e
@@ -53,12 +54,13 @@ from typing import Any
 
 from hwsim.calibrate.eager import EAGER_KINDS, build_eager
 
-__all__ = ["ELEMENT_BYTES", "HOST_KINDS", "KERNELS", "MEMORY_KINDS", "POINTWISE_KINDS", "Bench", "Kernel",
-           "torch_dtype"]  # fmt: skip
+__all__ = ["ELEMENT_BYTES", "HOST_KINDS", "KERNELS", "MEMORY_KINDS", "POINTWISE_KINDS", "SELF_CYCLING_KINDS",
+           "Bench", "Kernel", "torch_dtype"]  # fmt: skip
 
 # Element sizes of the dtypes benchmarked (tf32 is fp32 storage with TF32 tensor-core maths on CUDA).
 ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}
 HOST_KINDS = ("launch", *EAGER_KINDS)  # rows that time the host, not a kernel: no copies
+SELF_CYCLING_KINDS = ("residency",)  # rows that cycle their own operand copies (no other copies)
 
 
 def torch_dtype(name: str):
@@ -130,6 +132,18 @@ def _gemm(shape, dtype, device):
     a, w, c = _rand((m, k), dtype, device), _rand((n, k), dtype, device), _rand((m, n), dtype, device)
     b = w.t()
     return lambda: torch.mm(a, b, out=c)
+
+
+def _residency(shape, dtype, device):
+    """A skinny GEMM (as `_gemm`) cycling through copies of its operands totalling `megabytes` MiB:
+    how much faster a streaming kernel runs when a step's traffic fits in the cache it really gets
+    (hwsim.calibrate.fit: the `residency` curve)."""
+    import itertools
+
+    m, n, k, megabytes = shape
+    copies = max(1, megabytes * 2**20 // ((m * k + n * k + m * n) * dtype.itemsize))
+    calls = itertools.cycle([_gemm((m, n, k), dtype, device) for _ in range(copies)])
+    return lambda: next(calls)()
 
 
 def _heads_view(shape: tuple[int, ...], dtype: Any, device: str):
@@ -297,6 +311,7 @@ def _attention_decode_counts(s: tuple[int, ...], e: int) -> tuple[float, float]:
 
 KERNELS: dict[str, Kernel] = {
     "gemm": Kernel(op_class="matmul", build=_gemm, counts=_gemm_counts),
+    "residency": Kernel(op_class="matmul", build=_residency, counts=lambda s, e: _gemm_counts(s[:3], e)),
     "attention": Kernel(op_class="attention", build=_attention, counts=_attention_counts),
     "attention_bwd": Kernel(op_class="attention", build=_attention_backward,
                             counts=_attention_backward_counts),

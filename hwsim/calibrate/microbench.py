@@ -41,6 +41,7 @@ from hwsim.calibrate.kernels import (
     KERNELS,
     MEMORY_KINDS,
     POINTWISE_KINDS,
+    SELF_CYCLING_KINDS,
     Bench,
     Kernel,
     torch_dtype,
@@ -54,6 +55,7 @@ ROTATE_MIN_BYTES = {"cpu": 32 * 2**20, "cuda": 256 * 2**20}  # operand copies a 
 ROTATE_CACHE_MULTIPLE = 1.5  # ... at least this many times the last-level cache (see rotate_bytes)
 ROTATE_UNKNOWN_LLC = 512 * 2**20  # a CPU whose sysfs lists no cache
 MAX_COPIES = 256
+RESIDENCY_MIB = (8, 16, 32, 64, 128, 256)  # bytes a residency row cycles, below the one past the LLC
 STREAMING_INTENSITY = 8.0  # FLOP per byte below which a kernel streams its operands (see _rotating)
 OVERHEAD_ROUNDS = 4  # times the launch and eager rows are measured in a full sweep (their min is used)
 MIN_REPS = 10  # the tracing-facts rule: at least 10 repetitions, min as capability, median beside it
@@ -91,6 +93,7 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
             act_rows = (4, 16, 64, 256, 1024, 4096, 16384)  # 16 MiB at most: GELU's tanh form is slow here
             long = [(1, 4, s, 128) for s in (128, 256, 512, 1024, 2048, 4096)]
             short = [(2, 4, s, 64) for s in (32, 64, 128, 256, 512)] + [(2, 4, s, 16) for s in (32, 128)]
+            short += [(2, 4, s, 32) for s in (32, 128, 512)]  # head sizes 16 to 128 in powers of two
             attn = {"fp32": long + short, "bf16": long}
             attn_bwd = {"fp32": [(1, 4, s, 128) for s in (128, 512, 2048)] + short, "bf16": long[:3]}
             decode = {dt: [(8, 8, kv, 64) for kv in (32, 128, 512, 2048)] for dt in ("fp32", "bf16")}
@@ -149,6 +152,10 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
         )
     for kind, table in (("attention", attn), ("attention_bwd", attn_bwd), ("attention_decode", decode)):
         benches += [Bench(kind=kind, dtype=dt, shape=s) for dt, shapes in table.items() for s in shapes]
+    if device == "cpu":  # the residency curve: a decode GEMM cycling 8 MiB ... past the LLC (fit._residency)
+        past_llc = (rotate_bytes(device) // 2**20,)  # quick: its largest size stands in for it
+        gemm_shape, sizes = ((8, 256, 256), (1, 64)) if quick else ((8, 1024, 1024), RESIDENCY_MIB + past_llc)
+        benches += [Bench(kind="residency", dtype="fp32", shape=(*gemm_shape, mib)) for mib in sizes]
     return benches + [b for batch in overhead[3:] for b in batch]
 
 
@@ -243,7 +250,11 @@ def _rotating(kernel: Kernel, bench: Bench, device: str, flop: float, nbytes: fl
     the previous op just wrote (a 256^3 fp32 GEMM ran 14% slower on cold operands than inside a
     model step on one Xeon core). The host rows are never copied."""
     build = lambda: kernel.build(bench.shape, torch_dtype(bench.dtype), device)  # noqa: E731
-    if bench.kind in HOST_KINDS or not nbytes > 0 or flop / nbytes >= STREAMING_INTENSITY:
+    if (
+        bench.kind in HOST_KINDS + SELF_CYCLING_KINDS
+        or not nbytes > 0
+        or flop / nbytes >= STREAMING_INTENSITY
+    ):
         return build()
     copies = max(1, min(MAX_COPIES, math.ceil(rotate_bytes(device) / nbytes)))
     calls = [build() for _ in range(copies)]

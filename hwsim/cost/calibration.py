@@ -50,6 +50,15 @@ their own in place of their class's: the fraction of the memory bandwidth an op 
 its arithmetic where that, not its bytes, sets its time (GELU's tanh form on a CPU core: ~0.05 of what
 an add reaches). The key is the op's ATen target, "[tanh]" appended for tanh-approximated GELU.
 
+`residency` ([[bytes, factor], ...], factors in (0, 1]) says how much faster a streaming op (fewer
+than STREAMING_INTENSITY FLOP per byte: memory-bound ops, GEMV-like GEMMs) runs when the whole step
+touches only that many bytes: the efficiencies above are measured with operands past the last-level
+cache (hwsim.calibrate.microbench), which is where a step's operands are when the step touches more
+than the cache holds, but a small model's decode step keeps its weights in the cache between steps.
+Measured on a decode GEMM cycling its operand copies (hwsim.calibrate.fit); on one Xeon core the
+factor was about 0.5 up to 32 MiB and 1 from 128 MiB. The roofline multiplies a streaming op's time
+by the curve at the step's traffic (the sum of its ops' bytes). Absent: no scaling.
+
 Classes without an entry use the `default` entry (memory-bound). A dtype without an entry uses its
 class's `default` entry; a dtype entry that gives only `best` keeps the default's curve.
 """
@@ -62,6 +71,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -74,6 +84,7 @@ from hwsim.yamlio import FieldReader, display_path, load_with_extends
 __all__ = [
     "COMPUTE_CLASSES",
     "STATISTICS",
+    "STREAMING_INTENSITY",
     "Calibration",
     "ClassEfficiency",
     "Curve",
@@ -91,6 +102,9 @@ EFFICIENCY_KEYS = (
     *(f"{c}_bwd" for c in OP_CLASSES),
     *(f"{c}_memory" for c in COMPUTE_CLASSES),
 )  # see the module doc
+# FLOP per byte below which an op streams its operands (hwsim.calibrate.microbench cycles such rows'
+# operands past the LLC; `residency` scales such ops)
+STREAMING_INTENSITY = 8.0
 STATISTICS = ("min", "median")  # `statistic`: of each microbenchmark's repetitions
 EAGER_MODES = ("train", "inference")  # eager_overhead keys: a training step, a no-grad inference step
 
@@ -155,6 +169,7 @@ class Calibration:
     sources: tuple[str, ...] = ()
     meta: Mapping[str, str] = field(default_factory=dict)  # fitted-on facts: host, torch version, date
     statistic: str = "min"  # of the microbenchmarks' repetitions the efficiencies describe (STATISTICS)
+    residency: Curve | None = None  # bytes a step touches -> factor on its streaming ops (see the doc)
     # pointwise key (hwsim.ir.POINTWISE_KEYS) -> dtype ("default") -> entry
     pointwise: Mapping[str, Mapping[str, ClassEfficiency]] = field(default_factory=dict)
 
@@ -253,6 +268,29 @@ def _read_skinny(reader: FieldReader, problems: Problems) -> dict[str, Curve]:
     return curves
 
 
+def _read_residency(raw: Any, key: str, problems: Problems) -> Curve | None:
+    """residency: [[bytes, factor], ...], bytes a quantity like "32 MiB", factor in (0, 1]."""
+    points: list[tuple[float, float]] = []
+    for i, pair in enumerate(raw if isinstance(raw, list) and raw else [None]):
+        ok = isinstance(pair, list) and len(pair) == 2
+        size, factor = pair if ok else (None, None)  # type: ignore[misc]
+        try:
+            nbytes = parse_quantity(size, "bytes") if ok else 0.0
+        except QuantityError:
+            nbytes = 0.0
+        if (
+            nbytes <= 0
+            or isinstance(factor, bool)
+            or not isinstance(factor, (int, float))
+            or not 0 < factor <= 1
+        ):
+            expected = 'a pair ["32 MiB", factor in (0, 1]]'
+            problems.add(f"{key}[{i}]", expected, str(pair) if isinstance(pair, list) else shown(pair))
+            continue
+        points.append((nbytes, float(factor)))
+    return Curve(points=tuple(sorted(points))) if points else None
+
+
 def _find_calibration(ref: str, from_path: Path) -> Path:
     candidate = (from_path.parent / ref) if ref.endswith((".yaml", ".yml")) else None
     if candidate is not None and candidate.exists():
@@ -299,6 +337,9 @@ def load_calibration(ref: str | Path) -> Calibration:
                 eager[mode] = value
         eager_reader.finish()
     skinny = _read_skinny(top.mapping("matmul_skinny"), problems) if top.has("matmul_skinny") else {}
+    residency = (
+        _read_residency(data["residency"], top.key("residency"), problems) if top.has("residency") else None
+    )
     unfused = top.strings("unfused_ops", required=False)
     for i, target in enumerate(unfused):
         if target not in LOWERED_TARGETS:
@@ -360,6 +401,7 @@ def load_calibration(ref: str | Path) -> Calibration:
         meta=meta,
         statistic=statistic,
         pointwise=pointwise,
+        residency=residency,
     )
 
 

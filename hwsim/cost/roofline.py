@@ -13,6 +13,10 @@ The op is `compute`- or `memory`-bound by the larger term. Memory-bound classes 
 any device hwsim knows. Launch overhead is not part of the kernel: hwsim.schedule places kernels on
 the device's timeline behind the host that launches them.
 
+With a `residency` curve, the streaming ops (under STREAMING_INTENSITY FLOP per byte) of a step are
+scaled by the curve at the step's traffic: the sum of all its ops' bytes (the efficiencies describe
+operands past the last-level cache; a step that touches less keeps them in it).
+
 A custom op the calibration lists in `unfused_ops` (a device that has no fused kernel for it) is
 costed as the ATen passes its eager code runs (attrs["passes"], hwsim.trace.lowering): the sum of
 each pass's memory time at its own class's efficiency, plus one launch overhead for every pass after
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwsim.cost.calibration import COMPUTE_CLASSES, Calibration
+from hwsim.cost.calibration import COMPUTE_CLASSES, STREAMING_INTENSITY, Calibration
 from hwsim.hardware.spec import Device
 from hwsim.ir import Op, pointwise_key
 
@@ -54,6 +58,7 @@ class OpCosts:
     compute_s: np.ndarray
     memory_s: np.ndarray
     in_range: np.ndarray  # bool
+    residency: float = 1.0  # the calibration's residency factor applied to the streaming ops
 
     @property
     def kernel_s(self) -> np.ndarray:
@@ -126,7 +131,12 @@ class Roofline:
             for i, op in enumerate(ops):
                 if op.target in self.calibration.unfused_ops and "passes" in op.attrs:
                     compute_s[i], memory_s[i] = 0.0, self._passes_s(op)
-        return OpCosts(compute_s=compute_s, memory_s=memory_s, in_range=in_range)
+        factor = cal.residency(float(nbytes.sum())) if cal.residency is not None else 1.0
+        if factor != 1.0:  # a step that touches little keeps its streaming ops' operands in cache
+            streaming = (nbytes > 0) & (flop < STREAMING_INTENSITY * nbytes)
+            compute_s[streaming] *= factor
+            memory_s[streaming] *= factor
+        return OpCosts(compute_s=compute_s, memory_s=memory_s, in_range=in_range, residency=factor)
 
     def _passes_s(self, op: Op) -> float:
         """Seconds of an unfused op: its passes one after another, each memory-bound at its class's curve."""

@@ -50,7 +50,8 @@ def test_sweeps_cover_every_kind_and_have_unique_keys() -> None:
     for device in ("cpu", "cuda"):
         for quick in (True, False):
             benches = default_sweep(device, quick=quick)
-            assert {b.kind for b in benches} == set(KERNELS)
+            cpu_only = set() if device == "cpu" else {"residency"}  # a GPU's L2 is no model's home
+            assert {b.kind for b in benches} == set(KERNELS) - cpu_only
             assert len({b.key for b in benches}) == len(benches)
 
 
