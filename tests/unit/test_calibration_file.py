@@ -140,6 +140,18 @@ def test_pointwise_entries_are_read_and_an_unknown_key_is_named(tmp_path: Path) 
     )
 
 
+def test_residency_is_read_and_bad_pairs_are_named(tmp_path: Path) -> None:
+    body = "efficiency:\n  default: {default: {best: 0.8}}\n"
+    cal = load_calibration(write(tmp_path, HEAD + "residency: [[8 MiB, 0.5], [128 MiB, 1]]\n" + body))
+    assert cal.residency is not None and cal.residency(8 * 2**20) == pytest.approx(0.5)
+    assert cal.residency(2**30) == 1.0 and load_calibration(write(tmp_path, HEAD + body)).residency is None
+    with pytest.raises(InputError) as info:
+        load_calibration(write(tmp_path, HEAD + "residency: [[8, 0.5], [16 MiB, 1.5]]\n" + body))
+    text = str(info.value)
+    assert 'residency[0]: expected a pair ["32 MiB", factor in (0, 1]], got [8, 0.5]' in text
+    assert "residency[1]: expected a pair [\"32 MiB\", factor in (0, 1]], got ['16 MiB', 1.5]" in text
+
+
 def test_bad_skinny_pairs_are_reported(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -259,6 +259,20 @@ def test_an_activation_with_a_pointwise_entry_is_costed_by_it(tmp_path) -> None:
     assert costs[2].memory_s == pytest.approx(exact_gelu.bytes / (1e10 * 0.5))
 
 
+def test_residency_scales_the_streaming_ops_of_a_step_that_touches_little(tmp_path) -> None:  # noqa: ANN001
+    skinny, square = matmul(0, 1, 1000, 1000, dtype="fp32"), matmul(1, 300, 300, 300, dtype="fp32")
+    plain = estimate(graph(skinny, square, dtype="fp32"), CPU, _calibration(tmp_path, ""))
+    traffic = skinny.bytes + square.bytes  # about 5 MB: inside the curve's first point
+    cal = _calibration(tmp_path, "residency: [[8 MiB, 0.5], [64 MiB, 1]]\n")
+    small = estimate(graph(skinny, square, dtype="fp32"), CPU, cal)
+    assert traffic < 8 * 2**20 and small.costs.residency == 0.5
+    assert small.costs[0].kernel_s == pytest.approx(0.5 * plain.costs[0].kernel_s)  # streams: scaled
+    assert small.costs[1].kernel_s == pytest.approx(plain.costs[1].kernel_s)  # 50 FLOP/B: not scaled
+    assert small.to_json()["calibration"]["residency_factor"] == 0.5
+    big = [matmul(i, 1, 4000, 4000, dtype="fp32") for i in range(2)]  # 128 MB: past the curve's end
+    assert estimate(graph(*big, dtype="fp32"), CPU, cal).costs.residency == 1.0
+
+
 def test_skinny_factor_limits_gemms_by_their_smallest_dimension(tmp_path) -> None:  # noqa: ANN001
     cal = _calibration(tmp_path, "matmul_skinny: {default: [[1, 0.1], [100, 0.5], [1000, 0.9]]}\n")
 
