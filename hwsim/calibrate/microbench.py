@@ -47,6 +47,7 @@ from hwsim.calibrate.kernels import (
     torch_dtype,
 )
 from hwsim.calibrate.results import MICRO, RowWriter, read_rows
+from hwsim.cost.calibration import STREAMING_INTENSITY  # FLOP per byte below which a kernel streams
 
 __all__ = ["SweepResult", "bench_call", "default_sweep", "error_text", "rotate_bytes", "run_sweep",
            "time_calls"]  # fmt: skip
@@ -56,7 +57,6 @@ ROTATE_CACHE_MULTIPLE = 1.5  # ... at least this many times the last-level cache
 ROTATE_UNKNOWN_LLC = 512 * 2**20  # a CPU whose sysfs lists no cache
 MAX_COPIES = 256
 RESIDENCY_MIB = (8, 16, 32, 64, 128, 256)  # bytes a residency row cycles, below the one past the LLC
-STREAMING_INTENSITY = 8.0  # FLOP per byte below which a kernel streams its operands (see _rotating)
 OVERHEAD_ROUNDS = 4  # times the launch and eager rows are measured in a full sweep (their min is used)
 MIN_REPS = 10  # the tracing-facts rule: at least 10 repetitions, min as capability, median beside it
 MAX_CALLS = 10_000  # cap on calls per repetition (a launch-sized op reaches the target well before it)

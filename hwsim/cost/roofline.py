@@ -108,7 +108,7 @@ class Roofline:
         for (op_class, dtype, is_compute, backward, key), members in groups.items():
             idx = np.asarray(members)
             entry = cal.variant(op_class, "bwd", dtype, op_class) if backward else cal.entry(op_class, dtype)
-            entry = cal.pointwise_entry(key, dtype) or entry if key else entry
+            entry = (cal.pointwise_entry(key, dtype) or entry) if key else entry
             if is_compute:
                 peak = self.device.peak_flops(dtype)
                 if peak is None:
