@@ -158,7 +158,7 @@ class Estimate:
                 "fitted": self.calibration.fitted,
                 "ops_outside_range": n_out,
                 "time_share_outside_range": share_out,
-                "residency_factor": self.costs.residency,
+                "residency": self.costs.residency_json(),
             },
             "launch_mode": self.launch_mode,
             "eager_overhead_s": self.eager_overhead_s,

@@ -45,10 +45,12 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
     pointwise[key] (hwsim.ir.POINTWISE_KEYS): the activation rows (hwsim.calibrate.kernels.POINTWISE_KINDS)
     fitted as a memory class of their own, one entry per activation, so that GELU's tanh form, whose
     arithmetic sets its time on a CPU core, is not costed at an add's rate.
-    residency: a skinny GEMM (8 x 1024 x 1024) cycling copies of its operands totalling 8 MiB ... 256
-    MiB and past the LLC (`residency` rows): (bytes cycled, median time / the time past the LLC),
-    non-decreasing, at most 1. The roofline scales a step's streaming ops by it at the bytes the
-    step touches (hwsim.cost.calibration: `residency`).
+    residency[m]: a decode GEMM (m x 1024 x 1024, m = 1, 2, 4, 8, 16) cycling copies of its operands
+    totalling 8 MiB ... 256 MiB and past the LLC (`residency` rows): (bytes cycled, median time / the
+    time past the LLC), non-decreasing, at most 1. The roofline scales a step's streaming ops by it
+    at the bytes the step touches (hwsim.cost.calibration: `residency`). One curve per m, because
+    the cache helps the BLAS kernel of each row count differently (8 rows: a slow kernel that gains
+    little; 1-4 and 16 rows about 2x).
     unfused_ops: the zoo's custom ops whose real implementation runs as separate ATen passes on the
     measured device (hwsim.ir.LOWERED_TARGETS: RMS norm, plain torch math on CPU and CUDA alike).
     Rows left out of the curve, and why: an op whose time is under OVERHEAD_DOMINATED x the launch
@@ -165,7 +167,8 @@ class Fit:
     skinny: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)  # dtype -> (rows, factor)
     statistic: str = "median"  # of each row's repetitions (STATISTICS)
     pointwise: dict[str, dict[str, Entry]] = field(default_factory=dict)  # key (POINTWISE_KEYS) -> dtype
-    residency: tuple[tuple[float, float], ...] = ()  # (bytes a step touches, factor on streaming ops)
+    # GEMM rows -> (bytes a step touches, factor on streaming ops)
+    residency: dict[int, tuple[tuple[float, float], ...]] = field(default_factory=dict)
 
 
 def _sig(value: float, digits: int) -> float:
@@ -353,22 +356,26 @@ def fit_rows(
     return replace(fit, skinny=_skinny(rows, fit), residency=_residency(rows))
 
 
-def _residency(rows: list[dict[str, Any]]) -> tuple[tuple[float, float], ...]:
-    """The residency curve: (bytes cycled, time / time past the LLC) of the `residency` rows, the
-    largest (past the LLC) as the reference; capped at 1 and made non-decreasing (cycling more bytes
-    cannot be faster: what says otherwise is the host's noise)."""
-    points = sorted(
-        (int(str(r["shape"]).split("x")[3]) * 2.0**20, r["time_s"])
-        for r in rows
-        if r["kind"] == "residency" and r["status"] == "ok"
-    )
-    if len(points) < 2:
-        return ()
-    cold = points[-1][1]
-    ys = isotonic([min(1.0, t / cold) for _, t in points])
-    return tuple(
-        (x, max(_sig(y, CURVE_DIGITS), 10.0**-CURVE_DIGITS)) for (x, _), y in zip(points, ys, strict=True)
-    )
+def _residency(rows: list[dict[str, Any]]) -> dict[int, tuple[tuple[float, float], ...]]:
+    """The residency curves, one per GEMM row count m: (bytes cycled, time / time past the LLC) of the
+    `residency` rows of that m, the largest (past the LLC) as the reference; capped at 1 and made
+    non-decreasing (cycling more bytes cannot be faster: what says otherwise is the host's noise)."""
+    by_rows: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for r in rows:
+        if r["kind"] == "residency" and r["status"] == "ok":
+            m, _n, _k, mib = (int(d) for d in str(r["shape"]).split("x"))
+            by_rows[m].append((mib * 2.0**20, r["time_s"]))
+    out = {}
+    for m, points in sorted(by_rows.items()):
+        if len(points) < 2:
+            continue
+        points.sort()
+        cold = points[-1][1]
+        ys = isotonic([min(1.0, t / cold) for _, t in points])
+        out[m] = tuple(
+            (x, max(_sig(y, CURVE_DIGITS), 10.0**-CURVE_DIGITS)) for (x, _), y in zip(points, ys, strict=True)
+        )
+    return out
 
 
 def describe_fit(fit: Fit) -> list[str]:

@@ -57,6 +57,7 @@ ROTATE_CACHE_MULTIPLE = 1.5  # ... at least this many times the last-level cache
 ROTATE_UNKNOWN_LLC = 512 * 2**20  # a CPU whose sysfs lists no cache
 MAX_COPIES = 256
 RESIDENCY_MIB = (8, 16, 32, 64, 128, 256)  # bytes a residency row cycles, below the one past the LLC
+RESIDENCY_ROWS = (1, 2, 4, 8, 16)  # GEMM rows of the residency rows: the streaming GEMMs (m/2 FLOP/B)
 OVERHEAD_ROUNDS = 4  # times the launch and eager rows are measured in a full sweep (their min is used)
 MIN_REPS = 10  # the tracing-facts rule: at least 10 repetitions, min as capability, median beside it
 MAX_CALLS = 10_000  # cap on calls per repetition (a launch-sized op reaches the target well before it)
@@ -152,10 +153,12 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
         )
     for kind, table in (("attention", attn), ("attention_bwd", attn_bwd), ("attention_decode", decode)):
         benches += [Bench(kind=kind, dtype=dt, shape=s) for dt, shapes in table.items() for s in shapes]
-    if device == "cpu":  # the residency curve: a decode GEMM cycling 8 MiB ... past the LLC (fit._residency)
+    if device == "cpu":  # the residency curves: decode GEMMs cycling 8 MiB ... past the LLC (fit._residency)
         past_llc = (rotate_bytes(device) // 2**20,)  # quick: its largest size stands in for it
-        gemm_shape, sizes = ((8, 256, 256), (1, 64)) if quick else ((8, 1024, 1024), RESIDENCY_MIB + past_llc)
-        benches += [Bench(kind="residency", dtype="fp32", shape=(*gemm_shape, mib)) for mib in sizes]
+        width, ms, sizes = (256, (8,), (1, 64)) if quick else (1024, RESIDENCY_ROWS, RESIDENCY_MIB + past_llc)
+        benches += [
+            Bench(kind="residency", dtype="fp32", shape=(m, width, width, mib)) for m in ms for mib in sizes
+        ]
     return benches + [b for batch in overhead[3:] for b in batch]
 
 

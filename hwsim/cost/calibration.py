@@ -50,14 +50,19 @@ their own in place of their class's: the fraction of the memory bandwidth an op 
 its arithmetic where that, not its bytes, sets its time (GELU's tanh form on a CPU core: ~0.05 of what
 an add reaches). The key is the op's ATen target, "[tanh]" appended for tanh-approximated GELU.
 
-`residency` ([[bytes, factor], ...], factors in (0, 1]) says how much faster a streaming op (fewer
-than STREAMING_INTENSITY FLOP per byte: memory-bound ops, GEMV-like GEMMs) runs when the whole step
-touches only that many bytes: the efficiencies above are measured with operands past the last-level
-cache (hwsim.calibrate.microbench), which is where a step's operands are when the step touches more
-than the cache holds, but a small model's decode step keeps its weights in the cache between steps.
-Measured on a decode GEMM cycling its operand copies (hwsim.calibrate.fit); on one Xeon core the
-factor was about 0.5 up to 32 MiB and 1 from 128 MiB. The roofline multiplies a streaming op's time
-by the curve at the step's traffic (the sum of its ops' bytes). Absent: no scaling.
+`residency` ({rows: [[bytes, factor], ...]}, factors in (0, 1]) says how much faster a streaming op
+(fewer than STREAMING_INTENSITY FLOP per byte: memory-bound ops, GEMV-like GEMMs) runs when the whole
+step touches only that many bytes: the efficiencies above are measured with operands past the
+last-level cache (hwsim.calibrate.microbench), which is where a step's operands are when the step
+touches more than the cache holds, but a small model's decode step keeps its weights in the cache
+between steps. Measured per GEMM row count on decode GEMMs cycling their operand copies
+(hwsim.calibrate.fit), because how much of the cache's bandwidth a kernel turns into speed depends on
+the kernel the BLAS picks for that row count (on one Xeon core, cycling 32 MiB against 450 MiB: 0.5-0.6
+of the time at 1, 2, 4 and 16 rows, 0.75-1 at 8 rows). The roofline multiplies a streaming op's time
+by the curve at the step's traffic (the sum of its ops' bytes): a GEMM's at its min(m, n), piecewise
+linear in log10(rows) between the measured row counts and flat beyond them; any other streaming op's
+at the fewest rows measured (a GEMV: the purest streaming kernel measured). A plain list
+([[bytes, factor], ...]) is one curve for every op. Absent: no scaling.
 
 Classes without an entry use the `default` entry (memory-bound). A dtype without an entry uses its
 class's `default` entry; a dtype entry that gives only `best` keeps the default's curve.
@@ -88,6 +93,7 @@ __all__ = [
     "Calibration",
     "ClassEfficiency",
     "Curve",
+    "Residency",
     "default_calibration",
     "load_calibration",
 ]
@@ -154,6 +160,23 @@ class ClassEfficiency:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Residency:
+    """The `residency` curves: per GEMM row count, the factor on streaming ops over a step's traffic."""
+
+    curves: tuple[tuple[float, Curve], ...]  # (rows, factor over bytes touched), sorted by rows
+
+    def many(self, traffic_bytes: float, rows: np.ndarray) -> np.ndarray:
+        """Factors for ops of `rows` rows (min(m, n); 0 for a streaming op that is not a GEMM: the fewest
+        rows' curve) in a step touching `traffic_bytes`: piecewise linear in log10(rows), flat beyond."""
+        xs = np.log10([r for r, _ in self.curves])
+        ys = np.array([curve(traffic_bytes) for _, curve in self.curves])
+        return np.interp(np.log10(np.maximum(np.asarray(rows, dtype=float), 1e-300)), xs, ys)
+
+    def __call__(self, traffic_bytes: float, rows: float = 0.0) -> float:
+        return float(self.many(traffic_bytes, np.array([rows]))[0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Calibration:
     name: str  # file stem
     path: str
@@ -169,7 +192,7 @@ class Calibration:
     sources: tuple[str, ...] = ()
     meta: Mapping[str, str] = field(default_factory=dict)  # fitted-on facts: host, torch version, date
     statistic: str = "min"  # of the microbenchmarks' repetitions the efficiencies describe (STATISTICS)
-    residency: Curve | None = None  # bytes a step touches -> factor on its streaming ops (see the doc)
+    residency: Residency | None = None  # rows, bytes a step touches -> factor on streaming ops (the doc)
     # pointwise key (hwsim.ir.POINTWISE_KEYS) -> dtype ("default") -> entry
     pointwise: Mapping[str, Mapping[str, ClassEfficiency]] = field(default_factory=dict)
 
@@ -268,8 +291,27 @@ def _read_skinny(reader: FieldReader, problems: Problems) -> dict[str, Curve]:
     return curves
 
 
-def _read_residency(raw: Any, key: str, problems: Problems) -> Curve | None:
-    """residency: [[bytes, factor], ...], bytes a quantity like "32 MiB", factor in (0, 1]."""
+def _read_residency(raw: Any, key: str, problems: Problems) -> Residency | None:
+    """residency: {rows: [[bytes, factor], ...]} (or one list for every row count), bytes a quantity
+    like "32 MiB", factor in (0, 1], rows a whole number >= 1."""
+    if isinstance(raw, list):
+        curve = _read_residency_curve(raw, key, problems)
+        return None if curve is None else Residency(curves=((1.0, curve),))
+    if not isinstance(raw, dict) or not raw:
+        problems.add(key, 'a mapping {rows: [["32 MiB", factor], ...]} or one such list', shown(raw))
+        return None
+    curves: list[tuple[float, Curve]] = []
+    for rows, pairs in raw.items():
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            problems.add(f"{key}.{rows}", "a GEMM row count (a whole number >= 1)", shown(rows))
+            continue
+        curve = _read_residency_curve(pairs, f"{key}.{rows}", problems)
+        if curve is not None:
+            curves.append((float(rows), curve))
+    return Residency(curves=tuple(sorted(curves, key=lambda rc: rc[0]))) if curves else None
+
+
+def _read_residency_curve(raw: Any, key: str, problems: Problems) -> Curve | None:
     points: list[tuple[float, float]] = []
     for i, pair in enumerate(raw if isinstance(raw, list) and raw else [None]):
         ok = isinstance(pair, list) and len(pair) == 2

@@ -13,9 +13,10 @@ The op is `compute`- or `memory`-bound by the larger term. Memory-bound classes 
 any device hwsim knows. Launch overhead is not part of the kernel: hwsim.schedule places kernels on
 the device's timeline behind the host that launches them.
 
-With a `residency` curve, the streaming ops (under STREAMING_INTENSITY FLOP per byte) of a step are
-scaled by the curve at the step's traffic: the sum of all its ops' bytes (the efficiencies describe
-operands past the last-level cache; a step that touches less keeps them in it).
+With `residency` curves, the streaming ops (under STREAMING_INTENSITY FLOP per byte) of a step are
+scaled by the curve at the step's traffic, the sum of all its ops' bytes (the efficiencies describe
+operands past the last-level cache; a step that touches less keeps them in it): a GEMM by the curve
+of its min(m, n) rows, any other op by the fewest rows' curve (hwsim.cost.calibration: `residency`).
 
 A custom op the calibration lists in `unfused_ops` (a device that has no fused kernel for it) is
 costed as the ATen passes its eager code runs (attrs["passes"], hwsim.trace.lowering): the sum of
@@ -58,7 +59,8 @@ class OpCosts:
     compute_s: np.ndarray
     memory_s: np.ndarray
     in_range: np.ndarray  # bool
-    residency: float = 1.0  # the calibration's residency factor applied to the streaming ops
+    residency: np.ndarray | None = None  # the factor each op's time was scaled by (None: no curve)
+    traffic_bytes: float = 0.0  # the bytes the ops touch together (what `residency` is read at)
 
     @property
     def kernel_s(self) -> np.ndarray:
@@ -70,6 +72,11 @@ class OpCosts:
 
     def __len__(self) -> int:
         return len(self.compute_s)
+
+    def residency_json(self) -> dict[str, float]:
+        """The step's traffic in bytes and the least factor `residency` put on an op (1: none scaled)."""
+        least = float(self.residency.min()) if self.residency is not None and len(self.residency) else 1.0
+        return {"traffic_bytes": self.traffic_bytes, "least_factor": least}
 
     def __getitem__(self, i: int) -> OpCost:
         c, m = float(self.compute_s[i]), float(self.memory_s[i])
@@ -131,12 +138,16 @@ class Roofline:
             for i, op in enumerate(ops):
                 if op.target in self.calibration.unfused_ops and "passes" in op.attrs:
                     compute_s[i], memory_s[i] = 0.0, self._passes_s(op)
-        factor = cal.residency(float(nbytes.sum())) if cal.residency is not None else 1.0
-        if factor != 1.0:  # a step that touches little keeps its streaming ops' operands in cache
+        traffic = float(nbytes.sum())
+        factor = None
+        if cal.residency is not None:  # a step that touches little keeps its streaming ops' operands in cache
             streaming = (nbytes > 0) & (flop < STREAMING_INTENSITY * nbytes)
-            compute_s[streaming] *= factor
-            memory_s[streaming] *= factor
-        return OpCosts(compute_s=compute_s, memory_s=memory_s, in_range=in_range, residency=factor)
+            rows = np.array([_smallest_dim(op) if op.op_class == "matmul" else 0.0 for op in ops])
+            factor = np.where(streaming, cal.residency.many(traffic, rows), 1.0)
+            compute_s *= factor
+            memory_s *= factor
+        return OpCosts(compute_s=compute_s, memory_s=memory_s, in_range=in_range, residency=factor,
+                       traffic_bytes=traffic)  # fmt: skip
 
     def _passes_s(self, op: Op) -> float:
         """Seconds of an unfused op: its passes one after another, each memory-bound at its class's curve."""

@@ -73,6 +73,9 @@ ROWS = [
     row("residency", "matmul", "8x1024x1024x64", 1.7e7, 4.2e6, 1.6e-4),
     row("residency", "matmul", "8x1024x1024x128", 1.7e7, 4.2e6, 1.4e-4),
     row("residency", "matmul", "8x1024x1024x450", 1.7e7, 4.2e6, 2e-4),
+    # one row: the GEMV's own curve, 0.4 at 8 MiB (a curve per row count)
+    row("residency", "matmul", "1x1024x1024x8", 2.1e6, 4.2e6, 4e-5),
+    row("residency", "matmul", "1x1024x1024x450", 2.1e6, 4.2e6, 1e-4),
 ]
 
 
@@ -91,8 +94,9 @@ def test_fit_roofs_and_entries() -> None:
     assert fit.left_out == {"overhead-dominated": 1, "ran as several ATen ops": 1}
     assert set(fit.pointwise) == {"aten.gelu.default[tanh]"}
     # the reference is the row past the LLC; the 128 MiB row's dip is pooled with 64 MiB (isotonic)
-    assert [x / 2**20 for x, _ in fit.residency] == [8, 64, 128, 450]
-    assert [y for _, y in fit.residency] == pytest.approx([0.5, 0.75, 0.75, 1.0])
+    assert [x / 2**20 for x, _ in fit.residency[8]] == [8, 64, 128, 450]
+    assert [y for _, y in fit.residency[8]] == pytest.approx([0.5, 0.75, 0.75, 1.0])
+    assert fit.residency[1] == ((8 * 2**20, 0.4), (450 * 2**20, 1.0))
     assert fit.pointwise["aten.gelu.default[tanh]"]["fp32"].best == pytest.approx(0.05)
     assert fit.roofs.eager_overhead == pytest.approx({"train": 10 * US, "inference": 6 * US})
     matmul = fit.efficiency["matmul"]["fp32"]
@@ -166,7 +170,8 @@ def test_cpu_files_load_back(tmp_path: Path) -> None:
     assert cal.eager_overhead_s("decode") == pytest.approx(6 * US)
     assert cal.unfused_ops == {"hwsim.rms_norm.default", "hwsim.rms_norm_backward.default"}
     assert cal.pointwise_entry("aten.gelu.default[tanh]", "fp32").best == pytest.approx(0.05)
-    assert cal.residency(8 * 2**20) == pytest.approx(0.5) and cal.residency(2**30) == pytest.approx(1.0)
+    assert cal.residency(8 * 2**20, rows=8) == pytest.approx(0.5) and cal.residency(2**30) == pytest.approx(1.0)
+    assert cal.residency(8 * 2**20) == pytest.approx(0.4)  # not a GEMM: the fewest rows' curve
     dev = load_system(dev_path)
     assert dev.kind == "cpu" and dev.measured and dev.vendor == "Intel"
     assert dict(dev.vector_flops) == {"fp32": 1e11} and not dev.matrix_flops

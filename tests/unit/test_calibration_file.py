@@ -152,6 +152,27 @@ def test_residency_is_read_and_bad_pairs_are_named(tmp_path: Path) -> None:
     assert "residency[1]: expected a pair [\"32 MiB\", factor in (0, 1]], got ['16 MiB', 1.5]" in text
 
 
+def test_residency_per_row_count_is_interpolated_in_log_rows(tmp_path: Path) -> None:
+    body = "efficiency:\n  default: {default: {best: 0.8}}\n"
+    per_rows = "residency:\n  1: [[8 MiB, 0.4], [128 MiB, 1]]\n  16: [[8 MiB, 0.8], [128 MiB, 1]]\n"
+    cal = load_calibration(write(tmp_path, HEAD + per_rows + body))
+    assert cal.residency is not None
+    assert cal.residency(8 * 2**20, rows=1) == pytest.approx(0.4)
+    assert cal.residency(8 * 2**20, rows=4) == pytest.approx(0.6)  # halfway in log10(rows)
+    assert cal.residency(8 * 2**20, rows=64) == pytest.approx(0.8)  # flat beyond the measured rows
+    assert cal.residency(8 * 2**20) == pytest.approx(0.4)  # not a GEMM: the fewest rows' curve
+    with pytest.raises(InputError) as info:
+        load_calibration(write(tmp_path, HEAD + "residency:\n  0: [[8 MiB, 0.4]]\n  2: [[8 MiB, 2]]\n" + body))
+    text = str(info.value)
+    assert "residency.0: expected a GEMM row count (a whole number >= 1), got 0" in text
+    assert "residency.2[0]: expected a pair [\"32 MiB\", factor in (0, 1]], got ['8 MiB', 2]" in text
+    with pytest.raises(InputError) as info:
+        load_calibration(write(tmp_path, HEAD + "residency: 0.5\n" + body))
+    assert "residency: expected a mapping {rows: [[\"32 MiB\", factor], ...]} or one such list, got 0.5" in str(
+        info.value
+    )
+
+
 def test_bad_skinny_pairs_are_reported(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -265,12 +265,25 @@ def test_residency_scales_the_streaming_ops_of_a_step_that_touches_little(tmp_pa
     traffic = skinny.bytes + square.bytes  # about 5 MB: inside the curve's first point
     cal = _calibration(tmp_path, "residency: [[8 MiB, 0.5], [64 MiB, 1]]\n")
     small = estimate(graph(skinny, square, dtype="fp32"), CPU, cal)
-    assert traffic < 8 * 2**20 and small.costs.residency == 0.5
+    assert traffic < 8 * 2**20 and list(small.costs.residency) == [0.5, 1.0]
     assert small.costs[0].kernel_s == pytest.approx(0.5 * plain.costs[0].kernel_s)  # streams: scaled
     assert small.costs[1].kernel_s == pytest.approx(plain.costs[1].kernel_s)  # 50 FLOP/B: not scaled
-    assert small.to_json()["calibration"]["residency_factor"] == 0.5
+    assert small.to_json()["calibration"]["residency"] == {"traffic_bytes": traffic, "least_factor": 0.5}
+    assert plain.to_json()["calibration"]["residency"]["least_factor"] == 1.0  # no curve
     big = [matmul(i, 1, 4000, 4000, dtype="fp32") for i in range(2)]  # 128 MB: past the curve's end
-    assert estimate(graph(*big, dtype="fp32"), CPU, cal).costs.residency == 1.0
+    assert estimate(graph(*big, dtype="fp32"), CPU, cal).costs.residency_json()["least_factor"] == 1.0
+
+
+def test_residency_reads_a_gemm_at_its_rows_and_other_ops_at_the_fewest(tmp_path) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    def mm(i: int, m: int) -> Op:  # attrs as hwsim.trace.rules records them for aten.mm
+        return replace(matmul(i, m, 1000, 1000, dtype="fp32"), attrs={"m": m, "n": 1000, "k": 1000, "batch": 1})
+
+    ops = (mm(0, 1), mm(1, 4), mm(2, 16), replace(add(3, 1000), dtype="fp32"))
+    cal = _calibration(tmp_path, "residency:\n  1: [[64 MiB, 0.4]]\n  16: [[64 MiB, 0.8]]\n")
+    factors = estimate(graph(*ops, dtype="fp32"), CPU, cal).costs.residency
+    assert list(factors) == pytest.approx([0.4, 0.6, 0.8, 0.4])  # 4 rows: halfway in log10(rows)
 
 
 def test_skinny_factor_limits_gemms_by_their_smallest_dimension(tmp_path) -> None:  # noqa: ANN001
