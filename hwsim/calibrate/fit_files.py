@@ -118,7 +118,7 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
             pairs = ", ".join(f"[{m}, {y:g}]" for m, y in fit.skinny[dtype])
             lines.append(f"  {'default' if dtype == first else dtype}: [{pairs}]")
     if fit.residency:
-        lines.append("# GEMMs of m rows cycling operand copies: {m: [[bytes cycled, time / time past the LLC]]}")
+        lines.append("# GEMMs of m rows cycling operand copies: {m: [[bytes cycled, time / time past LLC]]}")
         lines.append("residency:")
         for m, curve in sorted(fit.residency.items()):
             pairs = ", ".join(f"[{format_quantity(x, 'bytes', binary=True)}, {y:g}]" for x, y in curve)

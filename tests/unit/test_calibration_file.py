@@ -162,15 +162,15 @@ def test_residency_per_row_count_is_interpolated_in_log_rows(tmp_path: Path) -> 
     assert cal.residency(8 * 2**20, rows=64) == pytest.approx(0.8)  # flat beyond the measured rows
     assert cal.residency(8 * 2**20) == pytest.approx(0.4)  # not a GEMM: the fewest rows' curve
     with pytest.raises(InputError) as info:
-        load_calibration(write(tmp_path, HEAD + "residency:\n  0: [[8 MiB, 0.4]]\n  2: [[8 MiB, 2]]\n" + body))
+        bad = "residency:\n  0: [[8 MiB, 0.4]]\n  2: [[8 MiB, 2]]\n"
+        load_calibration(write(tmp_path, HEAD + bad + body))
     text = str(info.value)
     assert "residency.0: expected a GEMM row count (a whole number >= 1), got 0" in text
     assert "residency.2[0]: expected a pair [\"32 MiB\", factor in (0, 1]], got ['8 MiB', 2]" in text
     with pytest.raises(InputError) as info:
         load_calibration(write(tmp_path, HEAD + "residency: 0.5\n" + body))
-    assert "residency: expected a mapping {rows: [[\"32 MiB\", factor], ...]} or one such list, got 0.5" in str(
-        info.value
-    )
+    expected = 'residency: expected a mapping {rows: [["32 MiB", factor], ...]} or one such list, got 0.5'
+    assert expected in str(info.value)
 
 
 def test_bad_skinny_pairs_are_reported(tmp_path: Path) -> None:

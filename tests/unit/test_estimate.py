@@ -278,7 +278,8 @@ def test_residency_reads_a_gemm_at_its_rows_and_other_ops_at_the_fewest(tmp_path
     from dataclasses import replace
 
     def mm(i: int, m: int) -> Op:  # attrs as hwsim.trace.rules records them for aten.mm
-        return replace(matmul(i, m, 1000, 1000, dtype="fp32"), attrs={"m": m, "n": 1000, "k": 1000, "batch": 1})
+        attrs = {"m": m, "n": 1000, "k": 1000, "batch": 1}
+        return replace(matmul(i, m, 1000, 1000, dtype="fp32"), attrs=attrs)
 
     ops = (mm(0, 1), mm(1, 4), mm(2, 16), replace(add(3, 1000), dtype="fp32"))
     cal = _calibration(tmp_path, "residency:\n  1: [[64 MiB, 0.4]]\n  16: [[64 MiB, 0.8]]\n")
