@@ -42,9 +42,11 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
     attention is not routed so).
     eager_overhead[train | inference] = min over the eager_train / eager_infer rows (seconds per op
     of a module chain run eagerly, hwsim.calibrate.eager) - launch_overhead, floored at 0.
-    pointwise[key] (hwsim.ir.POINTWISE_KEYS): the activation rows (hwsim.calibrate.kernels.POINTWISE_KINDS)
-    fitted as a memory class of their own, one entry per activation, so that GELU's tanh form, whose
-    arithmetic sets its time on a CPU core, is not costed at an add's rate.
+    op_entries[key] (hwsim.ir.OP_ENTRY_KEYS): the activation rows and the zoo's RMS norm op rows
+    (hwsim.calibrate.kernels.OP_ENTRY_KINDS), each op fitted as a memory class of its own: GELU's
+    tanh form, whose arithmetic sets its time on a CPU core, is not costed at an add's rate, and the
+    RMS norm op, a Python implementation of six ATen passes on the CPU, is costed at what one call
+    of it takes (the curve's small sizes are its per-call cost) rather than as its passes.
     residency[m]: a decode GEMM (m x 1024 x 1024, m = 1, 2, 4, 8, 16) cycling copies of its operands
     totalling 8 MiB ... 256 MiB and past the LLC (`residency` rows): (bytes cycled, median time / the
     time past the LLC), non-decreasing, at most 1. The roofline scales a step's streaming ops by it
@@ -75,7 +77,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hwsim.calibrate.kernels import KERNELS, POINTWISE_KINDS
+from hwsim.calibrate.kernels import KERNELS, OP_ENTRY_KINDS
 from hwsim.calibrate.results import MICRO, fastest_per_key
 from hwsim.cost.calibration import MAX_CURVE, STATISTICS
 from hwsim.errors import InputError
@@ -118,7 +120,7 @@ MEMORY_CLASS_OF_KIND = {
     "rms_norm": "norm",
     "adamw": "optimizer",
 }
-POINTWISE_PREFIX = "pointwise:"  # how fit_rows tells an activation's points from a class's
+OP_ENTRY_PREFIX = "op:"  # how fit_rows tells an op entry's points from a class's
 DEFAULT_DTYPES = {"cpu": ("fp32", "bf16"), "cuda": ("bf16", "fp16", "tf32", "fp32")}
 SAME_SIZE = 1.05  # ideal times within 5% of each other are one size in a curve
 SKINNY_ROWS = 512  # GEMMs whose min(m, n) is at most this get the matmul_skinny factor
@@ -166,7 +168,7 @@ class Fit:
     left_out: dict[str, int]  # reason -> rows left out of the curves
     skinny: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)  # dtype -> (rows, factor)
     statistic: str = "median"  # of each row's repetitions (STATISTICS)
-    pointwise: dict[str, dict[str, Entry]] = field(default_factory=dict)  # key (POINTWISE_KEYS) -> dtype
+    op_entries: dict[str, dict[str, Entry]] = field(default_factory=dict)  # key (OP_ENTRY_KEYS) -> dtype
     # GEMM rows -> (bytes a step touches, factor on streaming ops)
     residency: dict[int, tuple[tuple[float, float], ...]] = field(default_factory=dict)
 
@@ -324,9 +326,9 @@ def fit_rows(
         elif r["kind"] in MEMORY_CLASS_OF_KIND:
             ideal = r["bytes"] / roofs.bandwidth
             op_class = MEMORY_CLASS_OF_KIND[r["kind"]]
-        elif r["kind"] in POINTWISE_KINDS:  # an activation's own entry, keyed as hwsim.ir.POINTWISE_KEYS
+        elif r["kind"] in OP_ENTRY_KINDS:  # an op's own entry (activation, RMS norm op), OP_ENTRY_KEYS
             ideal = r["bytes"] / roofs.bandwidth
-            op_class = POINTWISE_PREFIX + POINTWISE_KINDS[r["kind"]][0]
+            op_class = OP_ENTRY_PREFIX + OP_ENTRY_KINDS[r["kind"]][0]
         else:
             left_out[f"unknown kind {r['kind']}"] += 1
             continue
@@ -337,22 +339,22 @@ def fit_rows(
         if op_class == "matmul" and dims and min(dims[:2]) < SKINNY_ONLY and max(dims) >= SKINNY_LARGE:
             left_out["skinny GEMM (matmul_skinny only)"] += 1
             continue
-        swept = r["kind"] in MEMORY_CLASS_OF_KIND or r["kind"] in POINTWISE_KINDS
+        swept = r["kind"] in MEMORY_CLASS_OF_KIND or r["kind"] in OP_ENTRY_KINDS
         if swept and r.get("op_class") != KERNELS[r["kind"]].op_class:
             left_out["ran as several ATen ops"] += 1  # hwsim.calibrate.microbench: not one kernel here
             continue
         points[(op_class, r["dtype"])].append((ideal, ideal / (r["time_s"] - overhead)))
     efficiency: dict[str, dict[str, Entry]] = defaultdict(dict)
-    pointwise: dict[str, dict[str, Entry]] = defaultdict(dict)
+    op_entries: dict[str, dict[str, Entry]] = defaultdict(dict)
     for (op_class, dtype), pts in sorted(points.items()):
         memory = op_class not in COMPUTE_ROOF_KEYS
         entry = _entry(pts, memory=memory, fastest=op_class.endswith("_memory"))
-        if op_class.startswith(POINTWISE_PREFIX):
-            pointwise[op_class.removeprefix(POINTWISE_PREFIX)][dtype] = entry
+        if op_class.startswith(OP_ENTRY_PREFIX):
+            op_entries[op_class.removeprefix(OP_ENTRY_PREFIX)][dtype] = entry
         else:
             efficiency[op_class][dtype] = entry
     fit = Fit(roofs=roofs, efficiency=dict(efficiency), left_out=dict(left_out), statistic=statistic,
-              pointwise=dict(pointwise))  # fmt: skip
+              op_entries=dict(op_entries))  # fmt: skip
     return replace(fit, skinny=_skinny(rows, fit), residency=_residency(rows))
 
 

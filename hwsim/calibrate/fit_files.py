@@ -142,10 +142,10 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
         for dtype in [first, *sorted(d for d in by_dtype if d != first)]:
             lines.append(f"    {'default' if dtype == first else dtype}:")
             lines += _entry_lines(by_dtype[dtype], "      ", f"{dtype}, fraction of the {roof}")
-    if fit.pointwise:
-        lines.append("# activations costed by their own rows, not as elementwise (hwsim.ir.POINTWISE_KEYS)")
-        lines.append("pointwise:")
-        for key, by_dtype in sorted(fit.pointwise.items()):
+    if fit.op_entries:
+        lines.append("# activations costed by their own rows, not as elementwise (hwsim.ir.OP_ENTRY_KEYS)")
+        lines.append("op_entries:")
+        for key, by_dtype in sorted(fit.op_entries.items()):
             lines.append(f"  {_q(key)}:")
             first = _default_dtype(by_dtype, host.device)
             for dtype in [first, *sorted(d for d in by_dtype if d != first)]:

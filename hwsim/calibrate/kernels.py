@@ -33,7 +33,11 @@ to and from memory when nothing is on chip, as in hwsim.ir):
     gelu, gelu_tanh, silu (r, c)  the activation (exact or tanh GELU, SiLU)   flop 9rc, 9rc, 4rc  bytes 2rc e
     gelu_bwd, gelu_tanh_bwd, silu_bwd (r, c)  its backward kernel (dy, x -> dx)  flop 17rc, 17rc, 7rc
                                                                               bytes 3rc e
-               (POINTWISE_KINDS: each fits a `pointwise` entry of its own, hwsim.ir.POINTWISE_KEYS)
+               (ACTIVATION_KINDS: each fits an `op_entries` entry of its own, hwsim.ir.OP_ENTRY_KEYS)
+    rms_norm_op, rms_norm_op_bwd (r, c)  the zoo's hwsim::rms_norm op and its backward, as the tracer
+               records them          flop 4rc, 9rc     bytes (2rc + c) e + 4r, (3rc + 2c) e + 4r
+               (NORM_OP_KINDS: on a device where the op runs as Python passes its time on small rows is
+               that implementation's per-call cost; each fits an `op_entries` entry)
     adamw      (r, c)        the zoo's fused AdamW step     flop 14rc             bytes 7rc e
                (hwsim::adamw_ on one fp32 or bf16 parameter, no master copy: reads param, grad and
                both moments, writes param and moments, as hwsim.trace.rules counts it)
@@ -54,8 +58,8 @@ from typing import Any
 
 from hwsim.calibrate.eager import EAGER_KINDS, build_eager
 
-__all__ = ["ELEMENT_BYTES", "HOST_KINDS", "KERNELS", "MEMORY_KINDS", "POINTWISE_KINDS", "SELF_CYCLING_KINDS",
-           "Bench", "Kernel", "torch_dtype"]  # fmt: skip
+__all__ = ["ACTIVATION_KINDS", "ELEMENT_BYTES", "HOST_KINDS", "KERNELS", "MEMORY_KINDS", "NORM_OP_KINDS",
+           "OP_ENTRY_KINDS", "SELF_CYCLING_KINDS", "Bench", "Kernel", "torch_dtype"]  # fmt: skip
 
 # Element sizes of the dtypes benchmarked (tf32 is fp32 storage with TF32 tensor-core maths on CUDA).
 ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}
@@ -264,8 +268,8 @@ def _activation(kind: str) -> Callable[..., Callable[[], Any]]:
     return build
 
 
-# Activation kinds and the hwsim.ir.POINTWISE_KEYS entry each fits; FLOP per element as hwsim.trace.rules.
-POINTWISE_KINDS: dict[str, tuple[str, float]] = {
+# Activation kinds and the hwsim.ir.OP_ENTRY_KEYS entry each fits; FLOP per element as hwsim.trace.rules.
+ACTIVATION_KINDS: dict[str, tuple[str, float]] = {
     "gelu": ("aten.gelu.default", 9.0),
     "gelu_tanh": ("aten.gelu.default[tanh]", 9.0),
     "gelu_bwd": ("aten.gelu_backward.default", 17.0),
@@ -273,12 +277,50 @@ POINTWISE_KINDS: dict[str, tuple[str, float]] = {
     "silu": ("aten.silu.default", 4.0),
     "silu_bwd": ("aten.silu_backward.default", 7.0),
 }
+# The zoo's RMS norm ops, timed as the op itself (its per-call cost where it runs as Python passes).
+NORM_OP_KINDS: dict[str, tuple[str, float]] = {
+    "rms_norm_op": ("hwsim.rms_norm.default", 4.0),
+    "rms_norm_op_bwd": ("hwsim.rms_norm_backward.default", 9.0),
+}
+OP_ENTRY_KINDS = {**ACTIVATION_KINDS, **NORM_OP_KINDS}  # kinds that fit an op entry of their own
 
 
 def _activation_counts(kind: str) -> Callable[[tuple[int, ...], int], tuple[float, float]]:
-    per_element = POINTWISE_KINDS[kind][1]
+    per_element = ACTIVATION_KINDS[kind][1]
     tensors = 3.0 if kind.endswith("_bwd") else 2.0  # forward: x in, y out; backward: dy and x in, dx out
     return lambda s, e: (per_element * _n(s), tensors * _n(s) * e)
+
+
+def _norm_op(kind: str) -> Callable[..., Callable[[], Any]]:
+    """hwsim::rms_norm (or its backward) called as the op the tracer records, on (rows, cols)."""
+
+    def build(shape, dtype, device):
+        import torch
+
+        import hwsim.models.ops  # noqa: F401 - registers torch.ops.hwsim
+
+        x, weight = _rand(shape, dtype, device), _rand(shape[-1:], dtype, device)
+        if kind == "rms_norm_op":
+            return lambda: torch.ops.hwsim.rms_norm.default(x, weight, 1e-5)
+        grad = _rand(shape, dtype, device)
+        rstd = torch.ops.hwsim.rms_norm.default(x, weight, 1e-5)[1]
+        return lambda: torch.ops.hwsim.rms_norm_backward.default(grad, x, weight, rstd)
+
+    return build
+
+
+def _norm_op_counts(kind: str) -> Callable[[tuple[int, ...], int], tuple[float, float]]:
+    """Bytes as the tracer counts the op: every input read, every output written; the per-row 1/rms is
+    fp32. Forward: x, weight -> y, rstd; backward: grad, x, weight, rstd -> dx, dweight."""
+    per_element = NORM_OP_KINDS[kind][1]
+
+    def counts(s: tuple[int, ...], e: int) -> tuple[float, float]:
+        n, cols = _n(s), s[-1]
+        rows = n // cols
+        moved = (2 * n + cols) * e + 4 * rows if kind == "rms_norm_op" else (3 * n + 2 * cols) * e + 4 * rows
+        return per_element * n, float(moved)
+
+    return counts
 
 
 def _n(shape: tuple[int, ...]) -> int:
@@ -331,6 +373,8 @@ KERNELS: dict[str, Kernel] = {
     "launch": Kernel(op_class="elementwise", build=_launch,
                      counts=lambda s, e: (float(_n(s)), 3.0 * _n(s) * e)),
     **{kind: Kernel(op_class="elementwise", build=_activation(kind), counts=_activation_counts(kind))
-       for kind in POINTWISE_KINDS},
+       for kind in ACTIVATION_KINDS},
+    **{kind: Kernel(op_class="norm", build=_norm_op(kind), counts=_norm_op_counts(kind))
+       for kind in NORM_OP_KINDS},
 }  # fmt: skip
 MEMORY_KINDS = ("copy", "add", "softmax", "layer_norm", "rms_norm", "adamw")  # swept over every size

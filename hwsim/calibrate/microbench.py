@@ -36,11 +36,13 @@ from typing import Any
 from hwsim.calibrate.device import llc_bytes, pinned_threads
 from hwsim.calibrate.eager import count_ops
 from hwsim.calibrate.kernels import (
+    ACTIVATION_KINDS,
     ELEMENT_BYTES,
     HOST_KINDS,
     KERNELS,
     MEMORY_KINDS,
-    POINTWISE_KINDS,
+    NORM_OP_KINDS,
+    OP_ENTRY_KINDS,
     SELF_CYCLING_KINDS,
     Bench,
     Kernel,
@@ -142,10 +144,14 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
     ]
     benches += [
         Bench(kind=kind, dtype=dt, shape=(r, cols))
-        for kind in POINTWISE_KINDS
+        for kind in ACTIVATION_KINDS
         for dt in mem_dtypes
         for r in act_rows
     ]
+    # the zoo's RMS norm op down to one short row: its small calls are its per-call cost (a decode
+    # step's norms are a few rows of a few hundred)
+    norm = [(1, 64), *((r, cols) for r in (1, *act_rows))] if not quick else [(1, 64), (16, cols)]
+    benches += [Bench(kind=k, dtype=dt, shape=s) for k in NORM_OP_KINDS for dt in mem_dtypes for s in norm]
     benches += overhead[2] if rounds > 2 else []
     if quick:  # one copy past the small sizes, so that even a quick fit has a less cache-bound bandwidth roof
         benches.append(
@@ -283,7 +289,7 @@ def _measure(
         if device == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = bench.dtype == "tf32"
         fn = bench_call(bench, device, kernel)
-        if bench.kind in MEMORY_KINDS or bench.kind in POINTWISE_KINDS:
+        if bench.kind in MEMORY_KINDS or bench.kind in OP_ENTRY_KINDS:
             with torch.no_grad():
                 ops = count_ops(fn)
             if ops > 1:  # e.g. F.rms_norm on a CPU: not one kernel of its class, so not fitted as one

@@ -45,10 +45,14 @@ rows is best x min(curve(ideal), factor(min(m, n))), the factor piecewise linear
 1-D curve over ideal time cannot hold both: an 8 x 4096 x 4096 GEMM takes as long at the roof as a
 1000^3 one but reaches a quarter of its rate (measured on one Xeon core).
 
-`pointwise` ({key: {dtype: entry}}, keys in hwsim.ir.POINTWISE_KEYS) gives activations an entry of
-their own in place of their class's: the fraction of the memory bandwidth an op reaches depends on
-its arithmetic where that, not its bytes, sets its time (GELU's tanh form on a CPU core: ~0.05 of what
-an add reaches). The key is the op's ATen target, "[tanh]" appended for tanh-approximated GELU.
+`op_entries` ({key: {dtype: entry}}, keys in hwsim.ir.OP_ENTRY_KEYS) gives some ops an entry of their
+own in place of their class's, measured on the op itself (fractions of the memory bandwidth):
+- activations, whose arithmetic, not their bytes, can set their time (GELU's tanh form on a CPU core:
+  ~0.05 of what an add reaches); the key is the ATen target, "[tanh]" appended for tanh GELU;
+- the zoo's RMS norm ops (hwsim.models.ops), where they run as a Python implementation of several
+  ATen passes: their time on small rows is the implementation's per-call cost (about 30 us on one
+  Xeon core, against 6 us for its six passes costed as kernels), which only timing the op itself
+  shows. Such an entry takes precedence over `unfused_ops`.
 
 `residency` ({rows: [[bytes, factor], ...]}, factors in (0, 1]) says how much faster a streaming op
 (fewer than STREAMING_INTENSITY FLOP per byte: memory-bound ops, GEMV-like GEMMs) runs when the whole
@@ -81,7 +85,7 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import InputError, Problems, did_you_mean, shown
-from hwsim.ir import LOWERED_TARGETS, OP_CLASSES, POINTWISE_KEYS
+from hwsim.ir import LOWERED_TARGETS, OP_CLASSES, OP_ENTRY_KEYS
 from hwsim.resources import catalogue_dir, find_by_stem
 from hwsim.units import QuantityError, parse_quantity
 from hwsim.yamlio import FieldReader, display_path, load_with_extends
@@ -193,8 +197,8 @@ class Calibration:
     meta: Mapping[str, str] = field(default_factory=dict)  # fitted-on facts: host, torch version, date
     statistic: str = "min"  # of the microbenchmarks' repetitions the efficiencies describe (STATISTICS)
     residency: Residency | None = None  # rows, bytes a step touches -> factor on streaming ops (the doc)
-    # pointwise key (hwsim.ir.POINTWISE_KEYS) -> dtype ("default") -> entry
-    pointwise: Mapping[str, Mapping[str, ClassEfficiency]] = field(default_factory=dict)
+    # op key (hwsim.ir.OP_ENTRY_KEYS) -> dtype ("default") -> entry
+    op_entries: Mapping[str, Mapping[str, ClassEfficiency]] = field(default_factory=dict)
 
     def eager_overhead_s(self, mode: str) -> float:
         """Host time per op outside the op when a step of `mode` (train, prefill, decode) runs eagerly."""
@@ -208,9 +212,9 @@ class Calibration:
         by_dtype = self.efficiency.get(op_class) or self.efficiency["default"]
         return by_dtype.get(dtype) or by_dtype["default"]
 
-    def pointwise_entry(self, key: str, dtype: str) -> ClassEfficiency | None:
-        """The entry of a pointwise op (hwsim.ir.pointwise_key) if the file has one, else None."""
-        by_dtype = self.pointwise.get(key)
+    def op_entry(self, key: str, dtype: str) -> ClassEfficiency | None:
+        """The entry of an op of its own (hwsim.ir.op_entry_key) if the file has one, else None."""
+        by_dtype = self.op_entries.get(key)
         return None if by_dtype is None else by_dtype.get(dtype) or by_dtype["default"]
 
     def variant(self, op_class: str, variant: str, dtype: str, fallback: str) -> ClassEfficiency:
@@ -408,16 +412,16 @@ def load_calibration(ref: str | Path) -> Calibration:
             )
             continue
         efficiency[op_class] = _read_by_dtype(eff_reader.mapping(op_class))
-    pointwise: dict[str, dict[str, ClassEfficiency]] = {}
-    if top.has("pointwise"):
-        pw_reader = top.mapping("pointwise")
-        for key, _ in list(pw_reader.items()):
-            if key not in POINTWISE_KEYS:
-                problems.add(pw_reader.key(key), "a pointwise op key (hwsim.ir.POINTWISE_KEYS)", shown(key),
-                             did_you_mean(key, POINTWISE_KEYS))  # fmt: skip
+    op_entries: dict[str, dict[str, ClassEfficiency]] = {}
+    if top.has("op_entries"):
+        entry_reader = top.mapping("op_entries")
+        for key, _ in list(entry_reader.items()):
+            if key not in OP_ENTRY_KEYS:
+                problems.add(entry_reader.key(key), "an op key (hwsim.ir.OP_ENTRY_KEYS)", shown(key),
+                             did_you_mean(key, OP_ENTRY_KEYS))  # fmt: skip
                 continue
-            pointwise[key] = _read_by_dtype(pw_reader.mapping(key))
-        pw_reader.finish()
+            op_entries[key] = _read_by_dtype(entry_reader.mapping(key))
+        entry_reader.finish()
     if "default" not in efficiency and not problems.found:
         problems.add(
             eff_reader.key("default"),
@@ -442,7 +446,7 @@ def load_calibration(ref: str | Path) -> Calibration:
         sources=tuple(data.get("sources") or ()),
         meta=meta,
         statistic=statistic,
-        pointwise=pointwise,
+        op_entries=op_entries,
         residency=residency,
     )
 

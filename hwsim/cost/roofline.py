@@ -4,8 +4,8 @@
     memory_s   = bytes / (memory bandwidth x memory efficiency)
 Efficiencies come from the calibration by op class and dtype; backward-phase ops use the class's
 `_bwd` entry, the memory term of a matmul or attention op its `_memory` entry, and a GEMM with a
-small output dimension the `matmul_skinny` factor, and an activation with a `pointwise` entry that
-entry, where the calibration has them (hwsim.cost.calibration).
+small output dimension the `matmul_skinny` factor, and an op with an entry of its own (`op_entries`:
+activations, the zoo's RMS norm) that entry, where the calibration has them (hwsim.cost.calibration).
     kernel_s   = max(compute_s, memory_s)
 
 The op is `compute`- or `memory`-bound by the larger term. Memory-bound classes (elementwise, norm,
@@ -18,10 +18,10 @@ scaled by the curve at the step's traffic, the sum of all its ops' bytes (the ef
 operands past the last-level cache; a step that touches less keeps them in it): a GEMM by the curve
 of its min(m, n) rows, any other op by the fewest rows' curve (hwsim.cost.calibration: `residency`).
 
-A custom op the calibration lists in `unfused_ops` (a device that has no fused kernel for it) is
-costed as the ATen passes its eager code runs (attrs["passes"], hwsim.trace.lowering): the sum of
-each pass's memory time at its own class's efficiency, plus one launch overhead for every pass after
-the first (the op's own launch is the schedule's).
+A custom op the calibration lists in `unfused_ops` (a device that has no fused kernel for it) and
+gives no entry of its own is costed as the ATen passes its eager code runs (attrs["passes"],
+hwsim.trace.lowering): the sum of each pass's memory time at its own class's efficiency, plus one
+launch overhead for every pass after the first (the op's own launch is the schedule's).
 
 Ops are costed in numpy arrays, one group of ops per (op class, dtype, variant), so that a 10,000-op
 training step estimates in milliseconds (benchmarks/bench_estimate.py).
@@ -36,7 +36,7 @@ import numpy as np
 
 from hwsim.cost.calibration import COMPUTE_CLASSES, STREAMING_INTENSITY, Calibration
 from hwsim.hardware.spec import Device
-from hwsim.ir import Op, pointwise_key
+from hwsim.ir import Op, op_entry_key
 
 __all__ = ["OpCost", "OpCosts", "Roofline", "op_cost"]
 
@@ -105,8 +105,8 @@ class Roofline:
         groups: dict[tuple[str, str, bool, bool, str], list[int]] = {}
         for i, op in enumerate(ops):
             is_compute = op.op_class in COMPUTE_CLASSES and op.flop > 0
-            key = pointwise_key(op.target, op.attrs) if cal.pointwise and not is_compute else ""
-            key = key if key in cal.pointwise else ""  # an activation with an entry of its own
+            key = op_entry_key(op.target, op.attrs) if cal.op_entries and not is_compute else ""
+            key = key if key in cal.op_entries else ""  # an op with an entry of its own
             groups.setdefault((op.op_class, op.dtype, is_compute, op.phase == "bwd", key), []).append(i)
         compute_s = np.zeros(n)
         memory_s = np.zeros(n)
@@ -115,7 +115,7 @@ class Roofline:
         for (op_class, dtype, is_compute, backward, key), members in groups.items():
             idx = np.asarray(members)
             entry = cal.variant(op_class, "bwd", dtype, op_class) if backward else cal.entry(op_class, dtype)
-            entry = (cal.pointwise_entry(key, dtype) or entry) if key else entry
+            entry = (cal.op_entry(key, dtype) or entry) if key else entry
             if is_compute:
                 peak = self.device.peak_flops(dtype)
                 if peak is None:
@@ -136,7 +136,8 @@ class Roofline:
                 in_range[idx] = memory_entry.curve.covers_many(mem)
         if self.calibration.unfused_ops:
             for i, op in enumerate(ops):
-                if op.target in self.calibration.unfused_ops and "passes" in op.attrs:
+                own = op.target in cal.op_entries  # measured on the op itself: better than a pass model
+                if op.target in cal.unfused_ops and "passes" in op.attrs and not own:
                     compute_s[i], memory_s[i] = 0.0, self._passes_s(op)
         traffic = float(nbytes.sum())
         factor = None

@@ -68,6 +68,9 @@ ROWS = [
     # tanh GELU: 2 bytes per element moved at 0.05 of the bandwidth (its own entry, not elementwise)
     row("gelu_tanh", "elementwise", "1000x1000", 9e6, 8e6, 1 * US + 8e-4 / 0.05),
     row("silu", "elementwise as 2 ATen ops", "1000x1000", 4e6, 8e6, 1e-3),  # not one kernel: left out
+    # the zoo's RMS norm op: 30 us per call on one row (its Python passes), 0.5 of the bandwidth when large
+    row("rms_norm_op", "norm", "1x64", 256.0, 772.0, 31 * US),
+    row("rms_norm_op", "norm", "4096x1024", 1.7e7, 3.4e7, 1 * US + 3.4e-3 / 0.5),
     # a decode GEMM cycling 8 MiB, 64 MiB, 128 MiB (noise: faster than 64) and past the LLC
     row("residency", "matmul", "8x1024x1024x8", 1.7e7, 4.2e6, 1e-4),
     row("residency", "matmul", "8x1024x1024x64", 1.7e7, 4.2e6, 1.6e-4),
@@ -92,12 +95,17 @@ def test_fit_roofs_and_entries() -> None:
     assert fit.roofs.bandwidth == 1e10
     assert fit.roofs.launch_overhead == 1e-6
     assert fit.left_out == {"overhead-dominated": 1, "ran as several ATen ops": 1}
-    assert set(fit.pointwise) == {"aten.gelu.default[tanh]"}
+    assert set(fit.op_entries) == {"aten.gelu.default[tanh]", "hwsim.rms_norm.default"}
+    norm = fit.op_entries["hwsim.rms_norm.default"]["fp32"]
+    assert norm.best == pytest.approx(0.5)  # from the largest row
+    small_ideal, small_fraction = norm.points[0]  # one row: its per-call cost, as a tiny efficiency
+    assert small_ideal * 1e10 == pytest.approx(772.0, rel=1e-2)
+    assert small_ideal / (norm.best * small_fraction) == pytest.approx(30 * US, rel=1e-2)
     # the reference is the row past the LLC; the 128 MiB row's dip is pooled with 64 MiB (isotonic)
     assert [x / 2**20 for x, _ in fit.residency[8]] == [8, 64, 128, 450]
     assert [y for _, y in fit.residency[8]] == pytest.approx([0.5, 0.75, 0.75, 1.0])
     assert fit.residency[1] == ((8 * 2**20, 0.4), (450 * 2**20, 1.0))
-    assert fit.pointwise["aten.gelu.default[tanh]"]["fp32"].best == pytest.approx(0.05)
+    assert fit.op_entries["aten.gelu.default[tanh]"]["fp32"].best == pytest.approx(0.05)
     assert fit.roofs.eager_overhead == pytest.approx({"train": 10 * US, "inference": 6 * US})
     matmul = fit.efficiency["matmul"]["fp32"]
     assert matmul.best == 1.0
@@ -169,7 +177,7 @@ def test_cpu_files_load_back(tmp_path: Path) -> None:
     assert cal.eager_overhead_s("train") == pytest.approx(10 * US)
     assert cal.eager_overhead_s("decode") == pytest.approx(6 * US)
     assert cal.unfused_ops == {"hwsim.rms_norm.default", "hwsim.rms_norm_backward.default"}
-    assert cal.pointwise_entry("aten.gelu.default[tanh]", "fp32").best == pytest.approx(0.05)
+    assert cal.op_entry("aten.gelu.default[tanh]", "fp32").best == pytest.approx(0.05)
     assert cal.residency(8 * 2**20, rows=8) == pytest.approx(0.5)
     assert cal.residency(2**30) == pytest.approx(1.0)
     assert cal.residency(8 * 2**20) == pytest.approx(0.4)  # not a GEMM: the fewest rows' curve

@@ -124,18 +124,18 @@ def test_statistic_is_read_and_a_bad_one_is_named(tmp_path: Path) -> None:
     assert 'statistic: expected one of min, median, got "mean"' in str(info.value)
 
 
-def test_pointwise_entries_are_read_and_an_unknown_key_is_named(tmp_path: Path) -> None:
+def test_op_entries_are_read_and_an_unknown_key_is_named(tmp_path: Path) -> None:
     body = "efficiency:\n  default: {default: {best: 0.8}}\n"
-    pointwise = 'pointwise:\n  "aten.gelu.default[tanh]": {default: {best: 0.05}, bf16: {best: 0.1}}\n'
+    pointwise = 'op_entries:\n  "aten.gelu.default[tanh]": {default: {best: 0.05}, bf16: {best: 0.1}}\n'
     cal = load_calibration(write(tmp_path, HEAD + pointwise + body))
-    assert cal.pointwise_entry("aten.gelu.default[tanh]", "fp32").best == 0.05
-    assert cal.pointwise_entry("aten.gelu.default[tanh]", "bf16").best == 0.1
-    assert cal.pointwise_entry("aten.silu.default", "fp32") is None
-    unknown = 'pointwise:\n  "aten.gelu[tanh]": {default: {best: 0.05}}\n'
+    assert cal.op_entry("aten.gelu.default[tanh]", "fp32").best == 0.05
+    assert cal.op_entry("aten.gelu.default[tanh]", "bf16").best == 0.1
+    assert cal.op_entry("aten.silu.default", "fp32") is None
+    unknown = 'op_entries:\n  "aten.gelu[tanh]": {default: {best: 0.05}}\n'
     with pytest.raises(InputError) as info:
         load_calibration(write(tmp_path, HEAD + unknown + body))
     assert (
-        "pointwise.aten.gelu[tanh]: expected a pointwise op key (hwsim.ir.POINTWISE_KEYS), "
+        "op_entries.aten.gelu[tanh]: expected an op key (hwsim.ir.OP_ENTRY_KEYS), "
         'got "aten.gelu[tanh]" (did you mean "aten.gelu.default[tanh]"?)' in str(info.value)
     )
 

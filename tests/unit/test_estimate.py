@@ -247,12 +247,24 @@ def test_an_unfused_op_is_costed_as_its_passes(tmp_path) -> None:  # noqa: ANN00
     assert unfused.memory_s == pytest.approx(12000 / (1e10 * 0.5) + 1e-6)  # two passes, one extra launch
 
 
-def test_an_activation_with_a_pointwise_entry_is_costed_by_it(tmp_path) -> None:  # noqa: ANN001
+def test_an_unfused_op_with_an_entry_of_its_own_is_costed_by_the_entry(tmp_path) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    passes = [["elementwise", 1000.0, 8000.0], ["reduction", 1000.0, 4000.0]]
+    norm = replace(add(0, 1000), target="hwsim.rms_norm.default", op_class="norm", dtype="fp32",
+                   attrs={"passes": passes})  # fmt: skip
+    own = 'op_entries:\n  "hwsim.rms_norm.default": {default: {best: 0.01}}\n'
+    cal = _calibration(tmp_path, "unfused_ops: [hwsim.rms_norm.default]\n" + own)
+    cost = estimate(graph(norm, dtype="fp32"), CPU, cal).costs[0]
+    assert cost.memory_s == pytest.approx(norm.bytes / (1e10 * 0.01))  # measured on the op, not its passes
+
+
+def test_an_activation_with_an_entry_of_its_own_is_costed_by_it(tmp_path) -> None:  # noqa: ANN001
     from dataclasses import replace
 
     tanh_gelu = replace(add(0, 1000), target="aten.gelu.default", dtype="fp32", attrs={"approximate": "tanh"})
     exact_gelu = replace(tanh_gelu, id=1, attrs={})
-    cal = _calibration(tmp_path, 'pointwise:\n  "aten.gelu.default[tanh]": {default: {best: 0.05}}\n')
+    cal = _calibration(tmp_path, 'op_entries:\n  "aten.gelu.default[tanh]": {default: {best: 0.05}}\n')
     costs = estimate(graph(tanh_gelu, exact_gelu, add(2, 1000), dtype="fp32"), CPU, cal).costs
     assert costs[0].memory_s == pytest.approx(tanh_gelu.bytes / (1e10 * 0.05))  # its own entry
     assert costs[1].memory_s == pytest.approx(exact_gelu.bytes / (1e10 * 0.5))  # no entry: its class's

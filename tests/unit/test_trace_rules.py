@@ -57,14 +57,14 @@ def test_broadcast_operands_are_read_once() -> None:
 
 
 def test_gelu_keeps_its_approximation_for_the_pointwise_key() -> None:
-    from hwsim.ir import pointwise_key
+    from hwsim.ir import op_entry_key
 
     x = meta(4, 8)
     with Recorder() as rec:
         F.gelu(x, approximate="tanh")
         F.gelu(x)
         F.silu(x)
-    keys = [pointwise_key(r.target, r.attrs) for r in rec.records]
+    keys = [op_entry_key(r.target, r.attrs) for r in rec.records]
     assert keys == ["aten.gelu.default[tanh]", "aten.gelu.default", "aten.silu.default"]
     assert rec.records[0].flop == 9 * 32 and rec.records[1].attrs == {}
 
