@@ -35,11 +35,12 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
                    for matmul and attention capped at 1 and made non-decreasing by
                    pool-adjacent-violators (isotonic regression, least squares, equal weights), as in
                    default-gpu.yaml; for memory classes kept as measured (see below).
-    Attention backward rows fit `attention_bwd`. A GEMM or decode-attention row the roofline calls
-    memory-bound (bytes / bandwidth > flop / peak: a skinny decode GEMM, one-query attention) says
-    nothing about compute efficiency: it fits `matmul_memory` / `attention_memory`, the bandwidth
-    fraction of the memory term, with ideal = bytes / bandwidth (ROUTED_BY_ROOFLINE says why causal
-    attention is not routed so).
+    Attention backward rows fit `attention_bwd`. attention_head[attention | attention_bwd]: per head
+    size, how far that head size's rows sit from the class's curve (`_heads`). A GEMM or
+    decode-attention row the roofline calls memory-bound (bytes / bandwidth > flop / peak: a skinny
+    decode GEMM, one-query attention) says nothing about compute efficiency: it fits `matmul_memory`
+    / `attention_memory`, the bandwidth fraction of the memory term, with ideal = bytes / bandwidth
+    (ROUTED_BY_ROOFLINE says why causal attention is not routed so).
     eager_overhead[train | inference] = min over the eager_train / eager_infer rows (seconds per op
     of a module chain run eagerly, hwsim.calibrate.eager) - launch_overhead, floored at 0.
     op_entries[key] (hwsim.ir.OP_ENTRY_KEYS): the activation rows and the zoo's RMS norm op rows
@@ -72,6 +73,7 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -79,7 +81,8 @@ from typing import Any
 
 from hwsim.calibrate.kernels import KERNELS, OP_ENTRY_KINDS
 from hwsim.calibrate.results import MICRO, fastest_per_key
-from hwsim.cost.calibration import MAX_CURVE, STATISTICS
+from hwsim.cost.calibration import HEAD_KEYS, MAX_CURVE, MAX_HEAD_FACTOR, STATISTICS
+from hwsim.cost.curves import Curve
 from hwsim.errors import InputError
 from hwsim.units import format_quantity, parse_quantity
 
@@ -171,6 +174,7 @@ class Fit:
     op_entries: dict[str, dict[str, Entry]] = field(default_factory=dict)  # key (OP_ENTRY_KEYS) -> dtype
     # GEMM rows -> (bytes a step touches, factor on streaming ops)
     residency: dict[int, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+    heads: dict[str, dict[str, tuple[tuple[int, float], ...]]] = field(default_factory=dict)  # attention_head
 
 
 def _sig(value: float, digits: int) -> float:
@@ -309,6 +313,7 @@ def fit_rows(
     roofs = _roofs(rows, where)
     overhead = roofs.launch_overhead
     points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    by_head: dict[tuple[str, str], list[tuple[int, float, float]]] = defaultdict(list)  # (d, ideal, achieved)
     left_out: dict[str, int] = defaultdict(int)
     for r in rows:
         if r["status"] != "ok" or r["kind"] in ("launch", "residency") or r["kind"] in EAGER_MODE_OF_KIND:
@@ -344,6 +349,9 @@ def fit_rows(
             left_out["ran as several ATen ops"] += 1  # hwsim.calibrate.microbench: not one kernel here
             continue
         points[(op_class, r["dtype"])].append((ideal, ideal / (r["time_s"] - overhead)))
+        if op_class in HEAD_KEYS:  # causal attention: [b, h, s, d]
+            head = int(str(r["shape"]).split("x")[3])
+            by_head[(op_class, r["dtype"])].append((head, *points[(op_class, r["dtype"])][-1]))
     efficiency: dict[str, dict[str, Entry]] = defaultdict(dict)
     op_entries: dict[str, dict[str, Entry]] = defaultdict(dict)
     for (op_class, dtype), pts in sorted(points.items()):
@@ -355,7 +363,30 @@ def fit_rows(
             efficiency[op_class][dtype] = entry
     fit = Fit(roofs=roofs, efficiency=dict(efficiency), left_out=dict(left_out), statistic=statistic,
               op_entries=dict(op_entries))  # fmt: skip
-    return replace(fit, skinny=_skinny(rows, fit), residency=_residency(rows))
+    return replace(fit, skinny=_skinny(rows, fit), residency=_residency(rows), heads=_heads(by_head, fit))
+
+
+def _heads(
+    by_head: dict[tuple[str, str], list[tuple[int, float, float]]], fit: Fit
+) -> dict[str, dict[str, tuple[tuple[int, float], ...]]]:
+    """attention_head per key and dtype: for each head size d, the geometric mean over its rows of
+    achieved / (best x curve(ideal)) (the class's entry pools every head size, so the factor is how far
+    rows of that d sit from it), made non-decreasing in d (a bigger head does more work per
+    (query, key) pair: what says otherwise is noise). Only where two head sizes or more were measured."""
+    out: dict[str, dict[str, tuple[tuple[int, float], ...]]] = defaultdict(dict)
+    for (key, dtype), rows in sorted(by_head.items()):
+        entry = fit.efficiency[key][dtype]
+        curve = Curve(points=entry.points)
+        logs: dict[int, list[float]] = defaultdict(list)
+        for d, ideal, achieved in rows:
+            logs[d].append(math.log(achieved / (entry.best * curve(ideal))))
+        if len(logs) < 2:
+            continue
+        ds = sorted(logs)
+        ys = isotonic([sum(logs[d]) / len(logs[d]) for d in ds], [float(len(logs[d])) for d in ds])
+        factors = (_sig(min(MAX_HEAD_FACTOR, math.exp(y)), CURVE_DIGITS) for y in ys)
+        out[key][dtype] = tuple(zip(ds, factors, strict=True))
+    return dict(out)
 
 
 def _residency(rows: list[dict[str, Any]]) -> dict[int, tuple[tuple[float, float], ...]]:

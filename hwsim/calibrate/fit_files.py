@@ -117,6 +117,15 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
         for dtype in [first, *sorted(d for d in fit.skinny if d != first)]:
             pairs = ", ".join(f"[{m}, {y:g}]" for m, y in fit.skinny[dtype])
             lines.append(f"  {'default' if dtype == first else dtype}: [{pairs}]")
+    if fit.heads:
+        lines.append("# attention by head size: [head size, factor on the attention curve]")
+        lines.append("attention_head:")
+        for key, by_dtype in sorted(fit.heads.items()):
+            lines.append(f"  {key}:")
+            first = _default_dtype(by_dtype, host.device)
+            for dtype in [first, *sorted(d for d in by_dtype if d != first)]:
+                pairs = ", ".join(f"[{d}, {y:g}]" for d, y in by_dtype[dtype])
+                lines.append(f"    {'default' if dtype == first else dtype}: [{pairs}]")
     if fit.residency:
         lines.append("# GEMMs of m rows cycling operand copies: {m: [[bytes cycled, time / time past LLC]]}")
         lines.append("residency:")

@@ -45,6 +45,14 @@ rows is best x min(curve(ideal), factor(min(m, n))), the factor piecewise linear
 1-D curve over ideal time cannot hold both: an 8 x 4096 x 4096 GEMM takes as long at the roof as a
 1000^3 one but reaches a quarter of its rate (measured on one Xeon core).
 
+`attention_head` ({attention | attention_bwd: {dtype: [[head size, factor], ...]}}) describes how
+the flash kernels' efficiency depends on the head size d at equal ideal time: each (query, key) pair
+costs a softmax step whatever d is, while its FLOPs grow with d, so small heads reach less (one Xeon
+core, causal forward at 128 tokens: 21.8, 33.5, 45.0 and 48.5 GFLOP/s at d = 16, 32, 64, 128). The
+efficiency of an attention op is min(1, best x curve(ideal) x factor(d)), the factor piecewise
+linear in log10(d) and flat beyond the measured sizes; it is relative to the class's curve, which
+pools all head sizes, so it may exceed 1 (at most MAX_HEAD_FACTOR).
+
 `op_entries` ({key: {dtype: entry}}, keys in hwsim.ir.OP_ENTRY_KEYS) gives some ops an entry of their
 own in place of their class's, measured on the op itself (fractions of the memory bandwidth):
 - activations, whose arithmetic, not their bytes, can set their time (GELU's tanh form on a CPU core:
@@ -74,16 +82,14 @@ class's `default` entry; a dtype entry that gives only `best` keeps the default'
 
 from __future__ import annotations
 
-import bisect
 import functools
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from hwsim.cost.curves import Curve, Residency, read_factor_table, read_residency
 from hwsim.errors import InputError, Problems, did_you_mean, shown
 from hwsim.ir import LOWERED_TARGETS, OP_CLASSES, OP_ENTRY_KEYS
 from hwsim.resources import catalogue_dir, find_by_stem
@@ -115,40 +121,10 @@ EFFICIENCY_KEYS = (
 # FLOP per byte below which an op streams its operands (hwsim.calibrate.microbench cycles such rows'
 # operands past the LLC; `residency` scales such ops)
 STREAMING_INTENSITY = 8.0
+HEAD_KEYS = ("attention", "attention_bwd")  # attention_head keys
+MAX_HEAD_FACTOR = 10.0  # a head-size factor is relative to the pooled curve: it may exceed 1
 STATISTICS = ("min", "median")  # `statistic`: of each microbenchmark's repetitions
 EAGER_MODES = ("train", "inference")  # eager_overhead keys: a training step, a no-grad inference step
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Curve:
-    """Piecewise-linear in log10(ideal seconds); flat outside the measured points."""
-
-    points: tuple[tuple[float, float], ...]  # (ideal time in s, fraction of best), sorted by time
-
-    def __call__(self, ideal_s: float) -> float:
-        pts = self.points
-        if len(pts) == 1 or ideal_s <= pts[0][0]:
-            return pts[0][1]
-        if ideal_s >= pts[-1][0]:
-            return pts[-1][1]
-        i = bisect.bisect_left(pts, (ideal_s,))  # pts[i-1][0] < ideal_s <= pts[i][0]
-        (x0, y0), (x1, y1) = pts[i - 1], pts[i]
-        return y0 + (y1 - y0) * math.log10(ideal_s / x0) / math.log10(x1 / x0)
-
-    def covers(self, ideal_s: float) -> bool:
-        return self.points[0][0] <= ideal_s <= self.points[-1][0]
-
-    def many(self, ideal_s: np.ndarray) -> np.ndarray:
-        """The curve at many sizes at once (np.interp is flat beyond the end points, like __call__)."""
-        xs = np.log10([x for x, _ in self.points])
-        ys = np.array([y for _, y in self.points])
-        return np.interp(np.log10(np.maximum(ideal_s, 1e-300)), xs, ys)
-
-    def covers_many(self, ideal_s: np.ndarray) -> np.ndarray:
-        """Whether each size lies inside the measured points; a one-point curve has no range to leave."""
-        if len(self.points) < 2:
-            return np.ones(len(ideal_s), dtype=bool)
-        return (ideal_s >= self.points[0][0]) & (ideal_s <= self.points[-1][0])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,23 +140,6 @@ class ClassEfficiency:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Residency:
-    """The `residency` curves: per GEMM row count, the factor on streaming ops over a step's traffic."""
-
-    curves: tuple[tuple[float, Curve], ...]  # (rows, factor over bytes touched), sorted by rows
-
-    def many(self, traffic_bytes: float, rows: np.ndarray) -> np.ndarray:
-        """Factors for ops of `rows` rows (min(m, n); 0 for a streaming op that is not a GEMM: the fewest
-        rows' curve) in a step touching `traffic_bytes`: piecewise linear in log10(rows), flat beyond."""
-        xs = np.log10([r for r, _ in self.curves])
-        ys = np.array([curve(traffic_bytes) for _, curve in self.curves])
-        return np.interp(np.log10(np.maximum(np.asarray(rows, dtype=float), 1e-300)), xs, ys)
-
-    def __call__(self, traffic_bytes: float, rows: float = 0.0) -> float:
-        return float(self.many(traffic_bytes, np.array([rows]))[0])
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Calibration:
     name: str  # file stem
     path: str
@@ -190,6 +149,8 @@ class Calibration:
     eager_overhead: Mapping[str, float] = field(default_factory=dict)  # "train"/"inference" -> s per op
     unfused_ops: frozenset[str] = frozenset()  # custom-op targets costed as their ATen passes
     matmul_skinny: Mapping[str, Curve] = field(default_factory=dict)  # dtype -> factor over smallest dim
+    # attention / attention_bwd -> dtype -> factor over head size
+    attention_head: Mapping[str, Mapping[str, Curve]] = field(default_factory=dict)
     efficiency: Mapping[str, Mapping[str, ClassEfficiency]]  # op class -> dtype ("default") -> entry
     threads: int | None = None  # CPU threads the measurements used; estimates assume the same
     fitted: bool = False  # True when produced by `hwsim calibrate` from measurements
@@ -207,6 +168,11 @@ class Calibration:
     def skinny(self, dtype: str) -> Curve | None:
         """The matmul factor over a GEMM's smallest dimension for `dtype` (or the default), if any."""
         return self.matmul_skinny.get(dtype) or self.matmul_skinny.get("default")
+
+    def head_factor(self, key: str, dtype: str) -> Curve | None:
+        """The factor over attention head size of `key` (attention, attention_bwd) for `dtype`, if any."""
+        by_dtype = self.attention_head.get(key) or {}
+        return by_dtype.get(dtype) or by_dtype.get("default")
 
     def entry(self, op_class: str, dtype: str) -> ClassEfficiency:
         by_dtype = self.efficiency.get(op_class) or self.efficiency["default"]
@@ -271,72 +237,6 @@ def _read_entry(reader: FieldReader, fallback: ClassEfficiency | None) -> ClassE
     return ClassEfficiency(best=best if best is not None else fallback.best, curve=curve)  # type: ignore[union-attr]
 
 
-def _read_skinny(reader: FieldReader, problems: Problems) -> dict[str, Curve]:
-    """matmul_skinny: dtype ("default" first) -> [[smallest dimension, factor], ...]."""
-    curves: dict[str, Curve] = {}
-    for dtype, raw in list(reader.items()):
-        key = reader.key(dtype)
-        points: list[tuple[float, float]] = []
-        for i, pair in enumerate(raw if isinstance(raw, list) else [None]):
-            ok = isinstance(pair, list) and len(pair) == 2
-            rows, factor = pair if ok else (None, None)  # type: ignore[misc]
-            if not (isinstance(rows, int) and not isinstance(rows, bool) and rows >= 1):
-                ok = False
-            if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= 1:
-                ok = False
-            if not ok:
-                expected = "a pair [rows (a whole number >= 1), factor in (0, 1]]"
-                problems.add(f"{key}[{i}]", expected, str(pair) if isinstance(pair, list) else shown(pair))
-                continue
-            points.append((float(rows), float(factor)))
-        if points:
-            curves[dtype] = Curve(points=tuple(sorted(points)))
-    reader.finish()
-    return curves
-
-
-def _read_residency(raw: Any, key: str, problems: Problems) -> Residency | None:
-    """residency: {rows: [[bytes, factor], ...]} (or one list for every row count), bytes a quantity
-    like "32 MiB", factor in (0, 1], rows a whole number >= 1."""
-    if isinstance(raw, list):
-        curve = _read_residency_curve(raw, key, problems)
-        return None if curve is None else Residency(curves=((1.0, curve),))
-    if not isinstance(raw, dict) or not raw:
-        problems.add(key, 'a mapping {rows: [["32 MiB", factor], ...]} or one such list', shown(raw))
-        return None
-    curves: list[tuple[float, Curve]] = []
-    for rows, pairs in raw.items():
-        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
-            problems.add(f"{key}.{rows}", "a GEMM row count (a whole number >= 1)", shown(rows))
-            continue
-        curve = _read_residency_curve(pairs, f"{key}.{rows}", problems)
-        if curve is not None:
-            curves.append((float(rows), curve))
-    return Residency(curves=tuple(sorted(curves, key=lambda rc: rc[0]))) if curves else None
-
-
-def _read_residency_curve(raw: Any, key: str, problems: Problems) -> Curve | None:
-    points: list[tuple[float, float]] = []
-    for i, pair in enumerate(raw if isinstance(raw, list) and raw else [None]):
-        ok = isinstance(pair, list) and len(pair) == 2
-        size, factor = pair if ok else (None, None)  # type: ignore[misc]
-        try:
-            nbytes = parse_quantity(size, "bytes") if ok else 0.0
-        except QuantityError:
-            nbytes = 0.0
-        if (
-            nbytes <= 0
-            or isinstance(factor, bool)
-            or not isinstance(factor, (int, float))
-            or not 0 < factor <= 1
-        ):
-            expected = 'a pair ["32 MiB", factor in (0, 1]]'
-            problems.add(f"{key}[{i}]", expected, str(pair) if isinstance(pair, list) else shown(pair))
-            continue
-        points.append((nbytes, float(factor)))
-    return Curve(points=tuple(sorted(points))) if points else None
-
-
 def _find_calibration(ref: str, from_path: Path) -> Path:
     candidate = (from_path.parent / ref) if ref.endswith((".yaml", ".yml")) else None
     if candidate is not None and candidate.exists():
@@ -382,9 +282,21 @@ def load_calibration(ref: str | Path) -> Calibration:
             if value is not None:
                 eager[mode] = value
         eager_reader.finish()
-    skinny = _read_skinny(top.mapping("matmul_skinny"), problems) if top.has("matmul_skinny") else {}
+    skinny = {}
+    if top.has("matmul_skinny"):
+        skinny = read_factor_table(top.mapping("matmul_skinny"), problems, what="rows", most=1.0)
+    heads: dict[str, dict[str, Curve]] = {}
+    if top.has("attention_head"):
+        head_reader = top.mapping("attention_head")
+        for key, _ in list(head_reader.items()):
+            if key not in HEAD_KEYS:
+                problems.add(head_reader.key(key), "attention or attention_bwd", shown(key))
+                continue
+            table = head_reader.mapping(key)
+            heads[key] = read_factor_table(table, problems, what="head size", most=MAX_HEAD_FACTOR)
+        head_reader.finish()
     residency = (
-        _read_residency(data["residency"], top.key("residency"), problems) if top.has("residency") else None
+        read_residency(data["residency"], top.key("residency"), problems) if top.has("residency") else None
     )
     unfused = top.strings("unfused_ops", required=False)
     for i, target in enumerate(unfused):
@@ -440,6 +352,7 @@ def load_calibration(ref: str | Path) -> Calibration:
         eager_overhead=eager,
         unfused_ops=frozenset(unfused or ()),
         matmul_skinny=skinny,
+        attention_head=heads,
         efficiency=efficiency,
         threads=threads,
         fitted=fitted,

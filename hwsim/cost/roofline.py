@@ -3,9 +3,10 @@
     compute_s  = FLOP  / (peak FLOP/s for the op's dtype x compute efficiency)   (matmul, attention)
     memory_s   = bytes / (memory bandwidth x memory efficiency)
 Efficiencies come from the calibration by op class and dtype; backward-phase ops use the class's
-`_bwd` entry, the memory term of a matmul or attention op its `_memory` entry, and a GEMM with a
-small output dimension the `matmul_skinny` factor, and an op with an entry of its own (`op_entries`:
-activations, the zoo's RMS norm) that entry, where the calibration has them (hwsim.cost.calibration).
+`_bwd` entry, the memory term of a matmul or attention op its `_memory` entry, a GEMM with a
+small output dimension the `matmul_skinny` factor, an attention op the `attention_head` factor at
+its head size, and an op with an entry of its own (`op_entries`: activations, the zoo's RMS norm)
+that entry, where the calibration has them (hwsim.cost.calibration).
     kernel_s   = max(compute_s, memory_s)
 
 The op is `compute`- or `memory`-bound by the larger term. Memory-bound classes (elementwise, norm,
@@ -127,6 +128,10 @@ class Roofline:
                     smallest = np.array([_smallest_dim(ops[i]) for i in members])
                     factor = np.where(smallest <= skinny.points[-1][0], skinny.many(smallest), 1.0)
                     efficiency = entry.best * np.minimum(entry.curve.many(ideal), factor)
+                head = cal.head_factor("attention_bwd" if backward else "attention", dtype)
+                if op_class == "attention" and head is not None:
+                    d = np.array([float(ops[i].attrs.get("head_dim", 0)) for i in members])
+                    efficiency = np.minimum(1.0, efficiency * np.where(d > 0, head.many(d), 1.0))
                 compute_s[idx] = ideal / efficiency
                 in_range[idx] = entry.curve.covers_many(ideal)
             memory_entry = cal.variant(op_class, "memory", dtype, "default") if is_compute else entry

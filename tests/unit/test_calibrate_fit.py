@@ -60,6 +60,7 @@ ROWS = [
     row("add", "elementwise", "c", 1.0, 1e8, 1 * US + 1e-2 / 0.6),
     row("add", "elementwise", "d", 1.0, 3e8, 1 * US + 3e-2 / 0.75),
     row("attention", "attention", "1x1x512x64", 2e8, 1e6, 1 * US + 2e-3 / 0.25),  # ideal 2 ms: 0.25
+    row("attention", "attention", "1x1x512x32", 2e8, 1e6, 1 * US + 2e-3 / 0.2),  # head 32: 0.2 at 2 ms
     row("attention_bwd", "attention", "1x1x512x64", 5e8, 2e6, 1 * US + 5e-3 / 0.2),  # ideal 5 ms: 0.2
     row("attention_decode", "attention", "8x8x512x64", 8e6, 1e7, 1 * US + 1e-3 / 0.5),  # bytes: 1 ms, 0.5
     row("eager_train", "host", "16x8", 0.0, 0.0, 11 * US),  # per op: 10 us beyond the launch
@@ -107,6 +108,11 @@ def test_fit_roofs_and_entries() -> None:
     assert fit.residency[1] == ((8 * 2**20, 0.4), (450 * 2**20, 1.0))
     assert fit.op_entries["aten.gelu.default[tanh]"]["fp32"].best == pytest.approx(0.05)
     assert fit.roofs.eager_overhead == pytest.approx({"train": 10 * US, "inference": 6 * US})
+    # both head sizes at one ideal time: the curve averages them (0.225), each sits 1/0.9 and 0.8/0.9 off it
+    (d32, f32), (d64, f64) = fit.heads["attention"]["fp32"]
+    assert (d32, d64) == (32, 64) and f32 == pytest.approx(0.2 / 0.225, rel=1e-2)
+    assert f64 == pytest.approx(0.25 / 0.225, rel=1e-2)
+    assert "attention_bwd" not in fit.heads  # one head size: nothing to tell apart
     matmul = fit.efficiency["matmul"]["fp32"]
     assert matmul.best == 1.0
     assert [x for x, _ in matmul.points] == pytest.approx([20e-6, 0.02, 0.043])  # written to 3 digits

@@ -184,3 +184,23 @@ def test_bad_skinny_pairs_are_reported(tmp_path: Path) -> None:
     expected = "expected a pair [rows (a whole number >= 1), factor in (0, 1]]"
     assert f"matmul_skinny.default[0]: {expected}, got [0.5, 0.2]" in str(info.value)
     assert f"matmul_skinny.default[1]: {expected}, got [8, 2]" in str(info.value)
+
+
+def test_attention_head_factors_are_read_and_bad_entries_are_named(tmp_path: Path) -> None:
+    body = "efficiency:\n  default: {default: {best: 0.8}}\n"
+    heads = "attention_head:\n  attention: {default: [[32, 0.8], [128, 1.2]]}\n"
+    heads += "  attention_bwd: {bf16: [[64, 0.9]]}\n"
+    cal = load_calibration(write(tmp_path, HEAD + heads + body))
+    assert cal.head_factor("attention", "fp32")(64) == pytest.approx(1.0)  # halfway in log10(d)
+    assert cal.head_factor("attention_bwd", "bf16")(16) == pytest.approx(0.9)
+    assert cal.head_factor("attention_bwd", "fp32") is None  # no default for it
+    bad = (
+        "attention_head:\n  atention: {default: [[32, 0.8]]}\n  attention: {default: [[0, 0.8], [64, 11]]}\n"
+    )
+    with pytest.raises(InputError) as info:
+        load_calibration(write(tmp_path, HEAD + bad + body))
+    text = str(info.value)
+    assert 'attention_head.atention: expected attention or attention_bwd, got "atention"' in text
+    expected = "expected a pair [head size (a whole number >= 1), factor in (0, 10]]"
+    assert f"attention_head.attention.default[0]: {expected}, got [0, 0.8]" in text
+    assert f"attention_head.attention.default[1]: {expected}, got [64, 11]" in text

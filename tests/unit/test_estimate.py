@@ -320,3 +320,20 @@ def test_skinny_factor_limits_gemms_by_their_smallest_dimension(tmp_path) -> Non
 
 def op_flop(m: int, n: int, k: int) -> float:
     return 2.0 * m * n * k
+
+
+def test_attention_head_factor_scales_attention_by_its_head_size(tmp_path) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    def attention(i: int, head_dim: int, phase: str = "fwd") -> Op:
+        target = "aten._scaled_dot_product_flash_attention_for_cpu.default"
+        op = matmul(i, 512, 512, 512, dtype="fp32")
+        return replace(op, target=target, op_class="attention", phase=phase, attrs={"head_dim": head_dim})
+
+    ops = (attention(0, 32), attention(1, 128), attention(2, 32, phase="bwd"))
+    plain = estimate(graph(*ops, dtype="fp32"), CPU, _calibration(tmp_path, "")).costs
+    heads = "attention_head:\n  attention: {default: [[32, 0.5], [128, 4]]}\n"  # on the default's best 0.5
+    costs = estimate(graph(*ops, dtype="fp32"), CPU, _calibration(tmp_path, heads)).costs
+    assert costs[0].compute_s == pytest.approx(2 * plain[0].compute_s)  # half the efficiency
+    assert costs[1].compute_s == pytest.approx(plain[1].compute_s / 2)  # 0.5 x 4, capped at 1
+    assert costs[2].compute_s == pytest.approx(plain[2].compute_s)  # no attention_bwd factors

@@ -1,0 +1,137 @@
+"""The piecewise curves a calibration is made of, and the readers of its factor sections.
+
+A `Curve` is piecewise linear in log10(x) between measured points and flat beyond them; x is an op's
+ideal time (efficiency curves), a GEMM's rows or an attention head size (factor tables), or the bytes
+a step touches (`Residency`). hwsim.cost.calibration says what each section means.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hwsim.errors import Problems, shown
+from hwsim.units import QuantityError, parse_quantity
+from hwsim.yamlio import FieldReader
+
+__all__ = ["Curve", "Residency", "read_factor_table", "read_residency"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Curve:
+    """Piecewise-linear in log10(ideal seconds); flat outside the measured points."""
+
+    points: tuple[tuple[float, float], ...]  # (ideal time in s, fraction of best), sorted by time
+
+    def __call__(self, ideal_s: float) -> float:
+        pts = self.points
+        if len(pts) == 1 or ideal_s <= pts[0][0]:
+            return pts[0][1]
+        if ideal_s >= pts[-1][0]:
+            return pts[-1][1]
+        i = bisect.bisect_left(pts, (ideal_s,))  # pts[i-1][0] < ideal_s <= pts[i][0]
+        (x0, y0), (x1, y1) = pts[i - 1], pts[i]
+        return y0 + (y1 - y0) * math.log10(ideal_s / x0) / math.log10(x1 / x0)
+
+    def covers(self, ideal_s: float) -> bool:
+        return self.points[0][0] <= ideal_s <= self.points[-1][0]
+
+    def many(self, ideal_s: np.ndarray) -> np.ndarray:
+        """The curve at many sizes at once (np.interp is flat beyond the end points, like __call__)."""
+        xs = np.log10([x for x, _ in self.points])
+        ys = np.array([y for _, y in self.points])
+        return np.interp(np.log10(np.maximum(ideal_s, 1e-300)), xs, ys)
+
+    def covers_many(self, ideal_s: np.ndarray) -> np.ndarray:
+        """Whether each size lies inside the measured points; a one-point curve has no range to leave."""
+        if len(self.points) < 2:
+            return np.ones(len(ideal_s), dtype=bool)
+        return (ideal_s >= self.points[0][0]) & (ideal_s <= self.points[-1][0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Residency:
+    """The `residency` curves: per GEMM row count, the factor on streaming ops over a step's traffic."""
+
+    curves: tuple[tuple[float, Curve], ...]  # (rows, factor over bytes touched), sorted by rows
+
+    def many(self, traffic_bytes: float, rows: np.ndarray) -> np.ndarray:
+        """Factors for ops of `rows` rows (min(m, n); 0 for a streaming op that is not a GEMM: the fewest
+        rows' curve) in a step touching `traffic_bytes`: piecewise linear in log10(rows), flat beyond."""
+        xs = np.log10([r for r, _ in self.curves])
+        ys = np.array([curve(traffic_bytes) for _, curve in self.curves])
+        return np.interp(np.log10(np.maximum(np.asarray(rows, dtype=float), 1e-300)), xs, ys)
+
+    def __call__(self, traffic_bytes: float, rows: float = 0.0) -> float:
+        return float(self.many(traffic_bytes, np.array([rows]))[0])
+
+
+def read_factor_table(reader: FieldReader, problems: Problems, *, what: str, most: float) -> dict[str, Curve]:
+    """A factor table: dtype ("default" first) -> [[size, factor], ...], the size a whole number >= 1
+    (`what` names it in messages: GEMM rows, head size) and the factor in (0, most]."""
+    curves: dict[str, Curve] = {}
+    for dtype, raw in list(reader.items()):
+        key = reader.key(dtype)
+        points: list[tuple[float, float]] = []
+        for i, pair in enumerate(raw if isinstance(raw, list) else [None]):
+            ok = isinstance(pair, list) and len(pair) == 2
+            size, factor = pair if ok else (None, None)  # type: ignore[misc]
+            if not (isinstance(size, int) and not isinstance(size, bool) and size >= 1):
+                ok = False
+            if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= most:
+                ok = False
+            if not ok:
+                expected = f"a pair [{what} (a whole number >= 1), factor in (0, {most:g}]]"
+                problems.add(f"{key}[{i}]", expected, str(pair) if isinstance(pair, list) else shown(pair))
+                continue
+            points.append((float(size), float(factor)))
+        if points:
+            curves[dtype] = Curve(points=tuple(sorted(points)))
+    reader.finish()
+    return curves
+
+
+def read_residency(raw: Any, key: str, problems: Problems) -> Residency | None:
+    """residency: {rows: [[bytes, factor], ...]} (or one list for every row count), bytes a quantity
+    like "32 MiB", factor in (0, 1], rows a whole number >= 1."""
+    if isinstance(raw, list):
+        curve = _read_residency_curve(raw, key, problems)
+        return None if curve is None else Residency(curves=((1.0, curve),))
+    if not isinstance(raw, dict) or not raw:
+        problems.add(key, 'a mapping {rows: [["32 MiB", factor], ...]} or one such list', shown(raw))
+        return None
+    curves: list[tuple[float, Curve]] = []
+    for rows, pairs in raw.items():
+        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+            problems.add(f"{key}.{rows}", "a GEMM row count (a whole number >= 1)", shown(rows))
+            continue
+        curve = _read_residency_curve(pairs, f"{key}.{rows}", problems)
+        if curve is not None:
+            curves.append((float(rows), curve))
+    return Residency(curves=tuple(sorted(curves, key=lambda rc: rc[0]))) if curves else None
+
+
+def _read_residency_curve(raw: Any, key: str, problems: Problems) -> Curve | None:
+    points: list[tuple[float, float]] = []
+    for i, pair in enumerate(raw if isinstance(raw, list) and raw else [None]):
+        ok = isinstance(pair, list) and len(pair) == 2
+        size, factor = pair if ok else (None, None)  # type: ignore[misc]
+        try:
+            nbytes = parse_quantity(size, "bytes") if ok else 0.0
+        except QuantityError:
+            nbytes = 0.0
+        if (
+            nbytes <= 0
+            or isinstance(factor, bool)
+            or not isinstance(factor, (int, float))
+            or not 0 < factor <= 1
+        ):
+            expected = 'a pair ["32 MiB", factor in (0, 1]]'
+            problems.add(f"{key}[{i}]", expected, str(pair) if isinstance(pair, list) else shown(pair))
+            continue
+        points.append((nbytes, float(factor)))
+    return Curve(points=tuple(sorted(points))) if points else None
