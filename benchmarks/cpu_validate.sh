@@ -4,14 +4,16 @@
 #   bash benchmarks/cpu_validate.sh [dev|fresh|all]      (default: all; run `hwsim calibrate --device cpu` first)
 #
 # Two sets of model shapes, none of them seen by the calibration (fitted on microbenchmarks only):
-# - dev: the nineteen shapes validated while the cost model was being developed (seven in the first
-#   two sessions, four as the second session's fresh set, eight as the third session's fresh sets
-#   A and B, whose first runs BENCHMARKS.md lists). Their reports guided which effects were
+# - dev: the twenty-three shapes validated while the cost model was being developed (seven in the
+#   first two sessions, four as the second session's fresh set, twelve as the third session's fresh
+#   sets A, B and C, whose first runs BENCHMARKS.md lists). Their reports guided which effects were
 #   modelled (eager framework time, unfused RMS norm, skinny GEMMs, operands out of the last-level
-#   cache, median times, activations' own entries, waiting for a settled host, cache residency),
-#   though no constant was fitted to them: they are held out from the fit, not from the developers.
-# - fresh: four shapes chosen (and committed in this script) before their first run, after the
-#   third session's last methods were frozen ("fresh C"): the honest held-out figure.
+#   cache, median times, activations' own entries, waiting for a settled host, cache residency per
+#   GEMM row count, the RMS norm op's own entry, attention by head size), though no constant was
+#   fitted to them: they are held out from the fit, not from the developers.
+# - fresh: five shapes chosen (and committed in this script) before their first run, after the
+#   fourth session's methods were frozen ("fresh D"; head sizes 32, 128, 48, 32, 32, one MoE):
+#   the honest held-out figure.
 # Each workload is measured in 3 rounds (20 repetitions each, 1 thread) merged as the least over rounds
 # (hwsim.calibrate.rounds), and the rounds are interleaved across the workloads: pass 1 measures
 # round 1 of every workload anew, pass 2 adds round 2 (round 1 resumes from its stored rows), pass 3
@@ -63,8 +65,6 @@ if [[ $which_set == dev || $which_set == all ]]; then
     --set model.ffn_hidden=960 --set task.batch=3 --set task.context_len=80
   run mixtral-tiny-train --set model.hidden=160 --set model.heads=5 --set model.kv_heads=1 \
     --set model.ffn_hidden=320 --set task.seq_len=80
-fi
-if [[ $which_set == fresh || $which_set == all ]]; then
   run llama-tiny-decode --set model.hidden=448 --set model.heads=7 --set model.kv_heads=7 \
     --set model.ffn_hidden=1216 --set task.batch=5 --set task.context_len=64
   run llama-tiny-decode --set model.hidden=192 --set model.heads=3 --set model.kv_heads=1 \
@@ -72,6 +72,17 @@ if [[ $which_set == fresh || $which_set == all ]]; then
   run gpt-tiny-train --set model.hidden=288 --set model.heads=9 --set model.ffn_hidden=1152 --set task.seq_len=64
   run llama-tiny-train --set model.layers=2 --set model.hidden=128 --set model.heads=4 --set model.kv_heads=2 \
     --set model.ffn_hidden=352 --set task.seq_len=64
+fi
+if [[ $which_set == fresh || $which_set == all ]]; then
+  run llama-tiny-decode --set model.hidden=352 --set model.heads=11 --set model.kv_heads=1 \
+    --set model.ffn_hidden=960 --set task.batch=3 --set task.context_len=96
+  run llama-tiny-decode --set model.hidden=256 --set model.heads=2 --set model.kv_heads=2 \
+    --set model.ffn_hidden=768 --set task.batch=7 --set task.context_len=56
+  run gpt-tiny-train --set model.hidden=240 --set model.heads=5 --set model.ffn_hidden=960 --set task.seq_len=80
+  run llama-tiny-train --set model.layers=2 --set model.hidden=320 --set model.heads=10 --set model.kv_heads=5 \
+    --set model.ffn_hidden=896 --set task.seq_len=96
+  run mixtral-tiny-train --set model.hidden=224 --set model.heads=7 --set model.kv_heads=7 --set model.ffn_hidden=448 \
+    --set task.seq_len=56
 fi
 }
 
