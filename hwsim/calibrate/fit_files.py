@@ -101,7 +101,8 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
             )
             + "}"
         )
-    lines.append("# the zoo's RMS norm runs as its ATen passes here (no fused kernel; hwsim.trace.lowering)")
+    lines.append("# the zoo's RMS norm runs as its ATen passes here (no fused kernel; hwsim.trace.lowering);")
+    lines.append("# where op_entries below has the op's own entry, that entry costs it instead")
     lines.append("unfused_ops: [" + ", ".join(LOWERED_TARGETS) + "]")
     if fit.left_out:
         lines.append(

@@ -7,11 +7,11 @@ launch overhead. It applies to devices of one kind (gpu, tpu, accelerator, cpu) 
 Efficiency = best x curve(x), where
 - best is the fraction of the roof reached by the largest, friendliest ops of the class (for a GEMM,
   the "maximum achievable matmul FLOPS" over the peak), and
-- curve(x) is the shape: how much of `best` an op of size x reaches, piecewise linear in log10(x)
-  between measured points and flat beyond them. For compute classes it lies in (0, 1]. A
-  memory-bound class's curve may exceed 1 (up to MAX_CURVE) where ops of that size run from a cache
-  faster than the DRAM-sized ops `best` describes: the measured cache level of the roofline
-  (hwsim.calibrate.fit).
+- curve(x) is the shape: how much of `best` an op of size x reaches, a power law between
+  neighbouring measured points and flat beyond them (hwsim.cost.curves says why log-log). For
+  compute classes it lies in (0, 1]. A memory-bound class's curve may exceed 1 (up to MAX_CURVE)
+  where ops of that size run from a cache faster than the DRAM-sized ops `best` describes: the
+  measured cache level of the roofline (hwsim.calibrate.fit).
 The size x is the op's *ideal time*: FLOP / peak FLOP/s for compute classes (matmul, attention) and
 bytes / peak bandwidth for memory-bound classes. Measuring size in seconds at the roof, rather than in
 FLOP or bytes, is what lets a curve fitted on one device apply to another of the same kind: a GEMM
@@ -41,7 +41,7 @@ Two variants of a class may have entries of their own (keys `<class>_bwd` and `<
 
 `matmul_skinny` ({dtype: [[rows, factor], ...]}) describes GEMMs with a small output dimension
 (decode's few tokens): the matmul efficiency of a GEMM whose min(m, n) is at most the last point's
-rows is best x min(curve(ideal), factor(min(m, n))), the factor piecewise linear in log10(rows). A
+rows is best x min(curve(ideal), factor(min(m, n))), the factor a power law in rows between its points. A
 1-D curve over ideal time cannot hold both: an 8 x 4096 x 4096 GEMM takes as long at the roof as a
 1000^3 one but reaches a quarter of its rate (measured on one Xeon core).
 
@@ -49,8 +49,8 @@ rows is best x min(curve(ideal), factor(min(m, n))), the factor piecewise linear
 the flash kernels' efficiency depends on the head size d at equal ideal time: each (query, key) pair
 costs a softmax step whatever d is, while its FLOPs grow with d, so small heads reach less (one Xeon
 core, causal forward at 128 tokens: 21.8, 33.5, 45.0 and 48.5 GFLOP/s at d = 16, 32, 64, 128). The
-efficiency of an attention op is min(1, best x curve(ideal) x factor(d)), the factor piecewise
-linear in log10(d) and flat beyond the measured sizes; it is relative to the class's curve, which
+efficiency of an attention op is min(1, best x curve(ideal) x factor(d)), the factor a power
+law in d between its points and flat beyond the measured sizes; it is relative to the class's curve, which
 pools all head sizes, so it may exceed 1 (at most MAX_HEAD_FACTOR).
 
 `op_entries` ({key: {dtype: entry}}, keys in hwsim.ir.OP_ENTRY_KEYS) gives some ops an entry of their
@@ -71,8 +71,8 @@ between steps. Measured per GEMM row count on decode GEMMs cycling their operand
 (hwsim.calibrate.fit), because how much of the cache's bandwidth a kernel turns into speed depends on
 the kernel the BLAS picks for that row count (on one Xeon core, cycling 32 MiB against 450 MiB: 0.5-0.6
 of the time at 1, 2, 4 and 16 rows, 0.75-1 at 8 rows). The roofline multiplies a streaming op's time
-by the curve at the step's traffic (the sum of its ops' bytes): a GEMM's at its min(m, n), piecewise
-linear in log10(rows) between the measured row counts and flat beyond them; any other streaming op's
+by the curve at the step's traffic (the sum of its ops' bytes): a GEMM's at its min(m, n), a power
+law in rows between the measured row counts and flat beyond them; any other streaming op's
 at the fewest rows measured (a GEMV: the purest streaming kernel measured). A plain list
 ([[bytes, factor], ...]) is one curve for every op. Absent: no scaling.
 

@@ -3,17 +3,22 @@
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hwsim.cost.calibration import Curve, default_calibration, load_calibration
 from hwsim.errors import InputError
 
 
-def test_curve_is_log_linear_between_points_and_flat_outside() -> None:
+def test_curve_is_a_power_law_between_points_and_flat_outside() -> None:
     c = Curve(points=((1e-6, 0.2), (1e-4, 0.6)))
     assert c(1e-7) == 0.2 and c(1e-3) == 0.6
-    assert c(1e-5) == pytest.approx(0.4)  # halfway in log10
+    assert c(1e-5) == pytest.approx((0.2 * 0.6) ** 0.5)  # halfway in log-log: the geometric mean
+    assert c.many(np.array([1e-7, 1e-5, 1e-3])) == pytest.approx([0.2, (0.2 * 0.6) ** 0.5, 0.6])
     assert c.covers(1e-5) and not c.covers(1e-3)
+    # an op of fixed cost (25 us at 64 ns and at 1 us of ideal time) keeps that cost in between
+    fixed = Curve(points=((64e-9, 64e-9 / 25e-6), (1e-6, 1e-6 / 25e-6)))
+    assert 0.33e-6 / fixed(0.33e-6) == pytest.approx(25e-6)
 
 
 def test_device_default_inherits_from_kind_default() -> None:
@@ -158,7 +163,7 @@ def test_residency_per_row_count_is_interpolated_in_log_rows(tmp_path: Path) -> 
     cal = load_calibration(write(tmp_path, HEAD + per_rows + body))
     assert cal.residency is not None
     assert cal.residency(8 * 2**20, rows=1) == pytest.approx(0.4)
-    assert cal.residency(8 * 2**20, rows=4) == pytest.approx(0.6)  # halfway in log10(rows)
+    assert cal.residency(8 * 2**20, rows=4) == pytest.approx((0.4 * 0.8) ** 0.5)  # halfway in log-log
     assert cal.residency(8 * 2**20, rows=64) == pytest.approx(0.8)  # flat beyond the measured rows
     assert cal.residency(8 * 2**20) == pytest.approx(0.4)  # not a GEMM: the fewest rows' curve
     with pytest.raises(InputError) as info:
@@ -191,7 +196,7 @@ def test_attention_head_factors_are_read_and_bad_entries_are_named(tmp_path: Pat
     heads = "attention_head:\n  attention: {default: [[32, 0.8], [128, 1.2]]}\n"
     heads += "  attention_bwd: {bf16: [[64, 0.9]]}\n"
     cal = load_calibration(write(tmp_path, HEAD + heads + body))
-    assert cal.head_factor("attention", "fp32")(64) == pytest.approx(1.0)  # halfway in log10(d)
+    assert cal.head_factor("attention", "fp32")(64) == pytest.approx((0.8 * 1.2) ** 0.5)  # halfway, log-log
     assert cal.head_factor("attention_bwd", "bf16")(16) == pytest.approx(0.9)
     assert cal.head_factor("attention_bwd", "fp32") is None  # no default for it
     bad = (

@@ -296,7 +296,7 @@ def test_residency_reads_a_gemm_at_its_rows_and_other_ops_at_the_fewest(tmp_path
     ops = (mm(0, 1), mm(1, 4), mm(2, 16), replace(add(3, 1000), dtype="fp32"))
     cal = _calibration(tmp_path, "residency:\n  1: [[64 MiB, 0.4]]\n  16: [[64 MiB, 0.8]]\n")
     factors = estimate(graph(*ops, dtype="fp32"), CPU, cal).costs.residency
-    assert list(factors) == pytest.approx([0.4, 0.6, 0.8, 0.4])  # 4 rows: halfway in log10(rows)
+    assert list(factors) == pytest.approx([0.4, (0.4 * 0.8) ** 0.5, 0.8, 0.4])  # 4 rows: halfway in log-log
 
 
 def test_skinny_factor_limits_gemms_by_their_smallest_dimension(tmp_path) -> None:  # noqa: ANN001
@@ -311,9 +311,8 @@ def test_skinny_factor_limits_gemms_by_their_smallest_dimension(tmp_path) -> Non
     def compute_s(op: Op) -> float:
         return estimate(graph(op, dtype="fp32"), CPU, cal).costs[0].compute_s
 
-    assert compute_s(mm(10, 4000, 4000)) == pytest.approx(
-        op_flop(10, 4000, 4000) / (1e11 * 0.3)
-    )  # log-midway
+    midway = (0.1 * 0.5) ** 0.5  # 10 rows: halfway between 1 and 100 in log-log
+    assert compute_s(mm(10, 4000, 4000)) == pytest.approx(op_flop(10, 4000, 4000) / (1e11 * midway))
     assert compute_s(mm(4000, 4000, 4000)) == pytest.approx(op_flop(4000, 4000, 4000) / 1e11)  # beyond: 1
     assert compute_s(matmul(0, 10, 4000, 4000, dtype="fp32")) == pytest.approx(op_flop(10, 4000, 4000) / 1e11)
 
