@@ -69,12 +69,21 @@ last-level cache (hwsim.calibrate.microbench), which is where a step's operands 
 touches more than the cache holds, but a small model's decode step keeps its weights in the cache
 between steps. Measured per GEMM row count on decode GEMMs cycling their operand copies
 (hwsim.calibrate.fit), because how much of the cache's bandwidth a kernel turns into speed depends on
-the kernel the BLAS picks for that row count (on one Xeon core, cycling 32 MiB against 450 MiB: 0.5-0.6
-of the time at 1, 2, 4 and 16 rows, 0.75-1 at 8 rows). The roofline multiplies a streaming op's time
-by the curve at the step's traffic (the sum of its ops' bytes): a GEMM's at its min(m, n), a power
-law in rows between the measured row counts and flat beyond them; any other streaming op's
-at the fewest rows measured (a GEMV: the purest streaming kernel measured). A plain list
+the kernel the BLAS picks for that row count (one Xeon core, cycling 32 MiB against 450 MiB, two
+runs an hour apart: 0.48-0.6 of the time at 1 and 2 rows, 0.57-0.76 at 4, 0.63-1 at 8, 0.85 at 16).
+The roofline reads the curve at the step's traffic (the sum of its ops' bytes): a GEMM's at its
+min(m, n), a power law in rows between the measured row counts and flat beyond them; any other
+streaming op's at the fewest rows measured (a GEMV: the purest streaming kernel measured). The
+factor shortens only the op's DRAM time, bytes / (bandwidth x its entry's `best`), never the rest of
+its time: an op whose time is mostly a fixed per-call cost (the zoo's RMS norm on a short row, a
+tiny elementwise op) is not made faster by its operands being in a cache. A plain list
 ([[bytes, factor], ...]) is one curve for every op. Absent: no scaling.
+
+Why the traffic and not the step's footprint (weights, gradients, optimizer state, activations, KV
+cache: hwsim.ir.MemoryFacts): re-estimating the 23 dev validation shapes both ways against the same
+measurements, the footprint made the training steps' estimates 2-13% lower and their mean |error|
+worse (17.2% against 14.5% over all 23); a training step allocates fresh activations and gradients
+every step, so its streaming ops do not find them in the cache its footprint would suggest.
 
 Classes without an entry use the `default` entry (memory-bound). A dtype without an entry uses its
 class's `default` entry; a dtype entry that gives only `best` keeps the default's curve.

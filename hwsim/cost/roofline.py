@@ -17,7 +17,9 @@ the device's timeline behind the host that launches them.
 With `residency` curves, the streaming ops (under STREAMING_INTENSITY FLOP per byte) of a step are
 scaled by the curve at the step's traffic, the sum of all its ops' bytes (the efficiencies describe
 operands past the last-level cache; a step that touches less keeps them in it): a GEMM by the curve
-of its min(m, n) rows, any other op by the fewest rows' curve (hwsim.cost.calibration: `residency`).
+of its min(m, n) rows, any other op by the fewest rows' curve; the factor shortens the op's DRAM time
+(bytes / (bandwidth x its entry's best)) only, not a fixed per-call cost (hwsim.cost.calibration:
+`residency`).
 
 A custom op the calibration lists in `unfused_ops` (a device that has no fused kernel for it) and
 gives no entry of its own is costed as the ATen passes its eager code runs (attrs["passes"],
@@ -113,6 +115,7 @@ class Roofline:
         memory_s = np.zeros(n)
         in_range = np.ones(n, dtype=bool)
         memory_ideal = nbytes / self.device.memory_bandwidth
+        dram_s = np.zeros(n)  # bytes at the class's DRAM-sized rate: what cache residency can shorten
         for (op_class, dtype, is_compute, backward, key), members in groups.items():
             idx = np.asarray(members)
             entry = cal.variant(op_class, "bwd", dtype, op_class) if backward else cal.entry(op_class, dtype)
@@ -137,6 +140,7 @@ class Roofline:
             memory_entry = cal.variant(op_class, "memory", dtype, "default") if is_compute else entry
             mem = memory_ideal[idx]
             memory_s[idx] = np.where(mem > 0, mem / memory_entry.many(mem), 0.0)
+            dram_s[idx] = mem / memory_entry.best
             if not is_compute:
                 in_range[idx] = memory_entry.curve.covers_many(mem)
         if self.calibration.unfused_ops:
@@ -150,8 +154,9 @@ class Roofline:
             streaming = (nbytes > 0) & (flop < STREAMING_INTENSITY * nbytes)
             rows = np.array([_smallest_dim(op) if op.op_class == "matmul" else 0.0 for op in ops])
             factor = np.where(streaming, cal.residency.many(traffic, rows), 1.0)
-            compute_s *= factor
-            memory_s *= factor
+            # the factor shortens the op's DRAM time only, never its fixed per-call cost
+            compute_s -= (1.0 - factor) * np.minimum(compute_s, dram_s)
+            memory_s -= (1.0 - factor) * np.minimum(memory_s, dram_s)
         return OpCosts(compute_s=compute_s, memory_s=memory_s, in_range=in_range, residency=factor,
                        traffic_bytes=traffic)  # fmt: skip
 

@@ -1,5 +1,7 @@
 """Single-device estimate on hand-built graphs: roofline arithmetic, bounds, memory verdict, dtype checks."""
 
+import math
+
 import pytest
 
 from hwsim.cost.calibration import load_calibration
@@ -336,3 +338,19 @@ def test_attention_head_factor_scales_attention_by_its_head_size(tmp_path) -> No
     assert costs[0].compute_s == pytest.approx(2 * plain[0].compute_s)  # half the efficiency
     assert costs[1].compute_s == pytest.approx(plain[1].compute_s / 2)  # 0.5 x 4, capped at 1
     assert costs[2].compute_s == pytest.approx(plain[2].compute_s)  # no attention_bwd factors
+
+
+def test_residency_shortens_only_the_dram_time_not_a_fixed_per_call_cost(tmp_path) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    norm = replace(add(0, 2000), target="hwsim.rms_norm.default", op_class="norm", dtype="fp32")
+    ideal = norm.bytes / 1e10  # 1.2 us at the device's bandwidth
+    own = (
+        'op_entries:\n  "hwsim.rms_norm.default": {default: {best: 0.5, curve: [[1 us, 0.01], [1 ms, 1]]}}\n'
+    )
+    plain = estimate(graph(norm, dtype="fp32"), CPU, _calibration(tmp_path, own)).costs[0]
+    fraction = 0.5 * 0.01 * (100.0 ** (math.log(ideal / 1e-6) / math.log(1000.0)))  # the curve, log-log
+    assert plain.memory_s == pytest.approx(ideal / fraction)  # ~200 us: mostly the op's per-call cost
+    cal = _calibration(tmp_path, own + "residency: [[64 MiB, 0.5]]\n")
+    cached = estimate(graph(norm, dtype="fp32"), CPU, cal).costs[0]
+    assert cached.memory_s == pytest.approx(plain.memory_s - 0.5 * ideal / 0.5)  # half its DRAM time only
