@@ -342,7 +342,8 @@ def write_index(folder: Path) -> Path:
     text = "\n".join([
         "# Validation runs", "",
         "Each row is one `hwsim validate` run (see its report for definitions, worst ops and unmatched "
-        "ops). Measured = min over the repetitions; error = (estimate - measured) / measured; noise = "
+        "ops). Measured = the calibration's statistic (median for fitted calibrations, else min) over the "
+        "repetitions, least over rounds; error = (estimate - measured) / measured; noise = "
         "median / min - 1; MAPE = mean |error| over the matched ops of the class, noise beside it.", "",
         "| workload | mode | device file | calibration | measured step | noise | estimated | error "
         "| matmul MAPE (noise) | attention MAPE (noise) | matched ops |",
