@@ -52,8 +52,8 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
     totalling 8 MiB ... 256 MiB and past the LLC (`residency` rows): (bytes cycled, median time / the
     time past the LLC), non-decreasing, at most 1. The roofline scales a step's streaming ops by it
     at the bytes the step touches (hwsim.cost.calibration: `residency`). One curve per m, because
-    the cache helps the BLAS kernel of each row count differently (8 rows: a slow kernel that gains
-    little; 1-4 and 16 rows about 2x).
+    the cache helps the BLAS kernel of each row count differently (one Xeon core, three
+    calibrations: 0.46-0.58 of the past-LLC time at 1 and 2 rows in 8-32 MiB, 0.79-0.97 at 16).
     unfused_ops: the zoo's custom ops whose real implementation runs as separate ATen passes on the
     measured device (hwsim.ir.LOWERED_TARGETS: RMS norm, plain torch math on CPU and CUDA alike).
     Rows left out of the curve, and why: an op whose time is under OVERHEAD_DOMINATED x the launch

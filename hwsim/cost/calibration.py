@@ -58,7 +58,7 @@ own in place of their class's, measured on the op itself (fractions of the memor
 - activations, whose arithmetic, not their bytes, can set their time (GELU's tanh form on a CPU core:
   ~0.05 of what an add reaches); the key is the ATen target, "[tanh]" appended for tanh GELU;
 - the zoo's RMS norm ops (hwsim.models.ops), where they run as a Python implementation of several
-  ATen passes: their time on small rows is the implementation's per-call cost (about 30 us on one
+  ATen passes: their time on small rows is the implementation's per-call cost (25-29 us on one
   Xeon core, against 6 us for its six passes costed as kernels), which only timing the op itself
   shows. Such an entry takes precedence over `unfused_ops`.
 
@@ -69,8 +69,9 @@ last-level cache (hwsim.calibrate.microbench), which is where a step's operands 
 touches more than the cache holds, but a small model's decode step keeps its weights in the cache
 between steps. Measured per GEMM row count on decode GEMMs cycling their operand copies
 (hwsim.calibrate.fit), because how much of the cache's bandwidth a kernel turns into speed depends on
-the kernel the BLAS picks for that row count (one Xeon core, cycling 32 MiB against 450 MiB, two
-runs an hour apart: 0.48-0.6 of the time at 1 and 2 rows, 0.57-0.76 at 4, 0.63-1 at 8, 0.85 at 16).
+the kernel the BLAS picks for that row count (one Xeon core, three calibrations within an hour,
+8-32 MiB against 450 MiB: 0.46-0.58 of the time at 1 and 2 rows, 0.58-0.76 at 4, 0.60-0.70 at 8,
+0.79-0.97 at 16).
 The roofline reads the curve at the step's traffic (the sum of its ops' bytes): a GEMM's at its
 min(m, n), a power law in rows between the measured row counts and flat beyond them; any other
 streaming op's at the fewest rows measured (a GEMV: the purest streaming kernel measured). The
