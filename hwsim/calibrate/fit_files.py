@@ -114,19 +114,13 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
             f"from gemm rows whose other dimensions are >= {SKINNY_LARGE}"
         )
         lines.append("matmul_skinny:")
-        first = _default_dtype(fit.skinny, host.device)
-        for dtype in [first, *sorted(d for d in fit.skinny if d != first)]:
-            pairs = ", ".join(f"[{m}, {y:g}]" for m, y in fit.skinny[dtype])
-            lines.append(f"  {'default' if dtype == first else dtype}: [{pairs}]")
+        lines += _factor_table_lines(fit.skinny, host.device, "  ")
     if fit.heads:
         lines.append("# attention by head size: [head size, factor on the attention curve]")
         lines.append("attention_head:")
         for key, by_dtype in sorted(fit.heads.items()):
             lines.append(f"  {key}:")
-            first = _default_dtype(by_dtype, host.device)
-            for dtype in [first, *sorted(d for d in by_dtype if d != first)]:
-                pairs = ", ".join(f"[{d}, {y:g}]" for d, y in by_dtype[dtype])
-                lines.append(f"    {'default' if dtype == first else dtype}: [{pairs}]")
+            lines += _factor_table_lines(by_dtype, host.device, "    ")
     if fit.residency:
         lines.append("# GEMMs of m rows cycling operand copies: {m: [[bytes cycled, time / time past LLC]]}")
         lines.append("residency:")
@@ -153,7 +147,7 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
             lines.append(f"    {'default' if dtype == first else dtype}:")
             lines += _entry_lines(by_dtype[dtype], "      ", f"{dtype}, fraction of the {roof}")
     if fit.op_entries:
-        lines.append("# activations costed by their own rows, not as elementwise (hwsim.ir.OP_ENTRY_KEYS)")
+        lines.append("# ops costed by their own rows, not as their class: activations, the zoo's RMS norm op")
         lines.append("op_entries:")
         for key, by_dtype in sorted(fit.op_entries.items()):
             lines.append(f"  {_q(key)}:")
@@ -166,6 +160,19 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
         "  - " + _q(f"measured on this host by `{command}` ({host.measured_at}); rows in {measurements}")
     )
     return "\n".join(lines) + "\n"
+
+
+def _factor_table_lines(
+    by_dtype: dict[str, tuple[tuple[int, float], ...]], device: str, indent: str
+) -> list[str]:
+    """A factor table ({dtype: [[size, factor], ...]}), the device's default dtype first as `default`."""
+    first = _default_dtype(by_dtype, device)
+    return [
+        f"{indent}{'default' if dtype == first else dtype}: ["
+        + ", ".join(f"[{x}, {y:g}]" for x, y in by_dtype[dtype])
+        + "]"
+        for dtype in [first, *sorted(d for d in by_dtype if d != first)]
+    ]
 
 
 def device_yaml(fit: Fit, host: HostInfo, *, command: str, measurements: str) -> str:
