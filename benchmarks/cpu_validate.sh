@@ -12,9 +12,9 @@
 #   cache, median times, activations' own entries, waiting for a settled host, cache residency per
 #   GEMM row count, the RMS norm op's own entry, attention by head size), though no constant was
 #   fitted to them: they are held out from the fit, not from the developers.
-# - fresh: five shapes chosen (and committed in this script) before their first run, after the
-#   fourth session's methods were frozen ("fresh D"; head sizes 32, 128, 48, 32, 32, one MoE):
-#   the honest held-out figure.
+# - fresh: five shapes chosen (and committed in this script) before any of them was run; their first
+#   run came after the fourth session's last method change ("fresh D"; head sizes 32, 128, 48, 32,
+#   32, one MoE): the honest held-out figure.
 # Each workload is measured in 3 rounds (20 repetitions each, 1 thread) merged as the least over rounds
 # (hwsim.calibrate.rounds), and the rounds are interleaved across the workloads: pass 1 measures
 # round 1 of every workload anew, pass 2 adds round 2 (round 1 resumes from its stored rows), pass 3
