@@ -24,12 +24,13 @@ import io
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from hwsim.calibrate.device import HostInfo
 from hwsim.errors import InputError, shown
+from hwsim.fileio import write_text_atomic
 from hwsim.yamlio import display_path
 
 __all__ = ["COLLECTIVE", "MICRO", "Row", "Table", "check_host", "fastest_per_key", "read_rows", "RowWriter"]
@@ -227,10 +228,12 @@ class RowWriter:
         self.close()
 
 
-def check_host(folder: Path, host: HostInfo) -> HostInfo:
+def check_host(folder: Path, host: HostInfo, rows_file: str | None = None) -> HostInfo:
     """Write host.json in a new folder; in an existing one check it describes the same host and return it.
 
     Resuming on another machine, with other threads or another torch would mix incomparable rows.
+    `rows_file`: the file this run appends to; when it does not exist yet the measurements start now,
+    and host.json's `measured_at` says so (the folder's other files may be older: collectives resume).
     """
     path = folder / "host.json"
     if not path.exists():
@@ -257,4 +260,7 @@ def check_host(folder: Path, host: HostInfo) -> HostInfo:
             "; ".join(differ),
             "use another output folder, or delete this one to start again",
         )
+    if rows_file is not None and not (folder / rows_file).exists():
+        old = replace(old, measured_at=host.measured_at)
+        write_text_atomic(path, json.dumps(old.to_json(), indent=1) + "\n")
     return old

@@ -221,7 +221,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     stem = args.name or host_stem(host)
     calibration, device_file, folder = _paths(args, stem)
     _refuse_datasheet(device_file)
-    host = check_host(folder, host)
+    host = check_host(folder, host, rows_file="micro.csv")
     read_rows(folder / "micro.csv", MICRO)  # a malformed file fails here, before anything is measured
     read_rows(folder / "collectives.csv", COLLECTIVE)
     command = _command(args)

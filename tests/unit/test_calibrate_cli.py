@@ -77,3 +77,20 @@ def test_collectives_run_with_the_command(
         .meta["command"]
         .endswith(f"-o {tmp_path / 'cal.yaml'} --quick")
     )
+
+
+def test_a_new_sweep_in_an_old_folder_records_when_it_started(tmp_path) -> None:  # noqa: ANN001
+    import json
+    from dataclasses import replace
+
+    from hwsim.calibrate.device import describe_host
+    from hwsim.calibrate.results import check_host
+
+    now = describe_host("cpu", 1)
+    earlier = replace(now, measured_at="2026-01-01T00:00:00+00:00")
+    check_host(tmp_path, earlier)  # the folder's first run (its collectives, say)
+    (tmp_path / "micro.csv").write_text("resumed rows\n")
+    assert check_host(tmp_path, now, rows_file="micro.csv").measured_at == earlier.measured_at  # resuming
+    (tmp_path / "micro.csv").unlink()
+    assert check_host(tmp_path, now, rows_file="micro.csv").measured_at == now.measured_at  # starting anew
+    assert json.loads((tmp_path / "host.json").read_text())["measured_at"] == now.measured_at
