@@ -6,36 +6,18 @@ The Mixtral validation steps' expert weight gradients (m x n x k with k = the fe
 an expert, e.g. 256 x 512 x 48) ran 35-54% slower than estimated (reports/validation/FINDINGS.md).
 This script times such GEMMs in isolation, hot, into a preallocated output, in the two operand
 layouts a model hands the BLAS: the linear forward's (x @ W^T, W stored [n, k]) and the weight
-gradient's (g^T @ x, g stored [k, m]). Printed: GFLOP/s (2mnk / median time per call). Compare
+gradient's (g^T @ x, g stored [k, m]). Printed: GFLOP/s (2mnk / median time per call, timed by the
+calibration's own `time_calls`). Compare
 along k within one run (the host's speed moves between runs): if a small k runs about as fast as a
 large one, the in-step slowness is not a property of k.
 """
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable
-from typing import Any
-
 import torch
 
 from hwsim.calibrate.device import pinned_threads
-
-
-def _median_s(fn: Callable[[], Any], reps: int = 11, target_s: float = 2e-3) -> float:
-    for _ in range(3):
-        fn()
-    start = time.perf_counter()
-    fn()
-    calls = max(1, int(target_s / (time.perf_counter() - start)))
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        times.append((time.perf_counter() - start) / calls)
-    return statistics.median(times)
+from hwsim.calibrate.microbench import time_calls
 
 
 def main() -> int:
@@ -47,8 +29,8 @@ def main() -> int:
                     continue
                 a, w, out = torch.randn(m, k), torch.randn(n, k), torch.empty(m, n)
                 g, x = torch.randn(k, m), torch.randn(k, n)
-                linear = _median_s(lambda a=a, w=w, out=out: torch.mm(a, w.t(), out=out))
-                wgrad = _median_s(lambda g=g, x=x, out=out: torch.mm(g.t(), x, out=out))
+                linear = time_calls(lambda a=a, w=w, out=out: torch.mm(a, w.t(), out=out), reps=11)[1]
+                wgrad = time_calls(lambda g=g, x=x, out=out: torch.mm(g.t(), x, out=out), reps=11)[1]
                 flop = 2.0 * m * n * k
                 print(f"{m:5d} {n:5d} {k:5d} {flop / linear / 1e9:14.1f} {flop / wgrad / 1e9:13.1f}")
     return 0
