@@ -159,6 +159,7 @@ class Estimate:
                 "ops_outside_range": n_out,
                 "time_share_outside_range": share_out,
                 "residency": self.costs.residency_json(),
+                "host_cold": self.costs.host_cold_json(),
             },
             "launch_mode": self.launch_mode,
             "eager_overhead_s": self.eager_overhead_s,
@@ -236,7 +237,8 @@ def estimate(
     mode = launch_mode(graph, device)
     kernel_s = costs.kernel_s
     eager = 0.0 if mode == "graph" else calibration.eager_overhead_s(graph.mode)
-    timeline = schedule(kernel_s, calibration.launch_overhead + eager, mode)
+    host = costs.host_s if mode != "graph" else None  # a captured step has no host work per op
+    timeline = schedule(kernel_s, calibration.launch_overhead + eager, mode, host_s=host)
     op_s = kernel_s + timeline.waited_s
     framework = np.minimum(timeline.waited_s, eager)
     compute_bound = costs.compute_bound

@@ -55,18 +55,24 @@ class Timeline:
         )
 
 
-def schedule(kernel_s: np.ndarray, launch_overhead_s: float, mode: str) -> Timeline:
-    """Kernels in order on one stream behind a host that launches them in `mode`."""
+def schedule(
+    kernel_s: np.ndarray, launch_overhead_s: float, mode: str, *, host_s: np.ndarray | None = None
+) -> Timeline:
+    """Kernels in order on one stream behind a host that launches them in `mode`; `host_s` is more host
+    time before each op's launch (the calibration's `host_cold`), none in "graph" mode."""
     if mode not in LAUNCH_MODES:
         raise ValueError(f"launch mode {mode!r} is not one of {LAUNCH_MODES}")
     k = np.asarray(kernel_s, dtype=float)
     n = len(k)
     cumulative = np.cumsum(k)
     before = cumulative - k  # C[i-1], the kernel time before op i
+    launches = launch_overhead_s * np.arange(1, n + 1)
+    if host_s is not None and mode != "graph":
+        launches = launches + np.cumsum(host_s)
     if mode == "sync":
-        end = cumulative + launch_overhead_s * np.arange(1, n + 1)
+        end = cumulative + launches
     elif mode == "async":
-        issue = launch_overhead_s * np.arange(1, n + 1)
+        issue = launches
         end = cumulative + np.maximum.accumulate(issue - before) if n else cumulative
     else:
         end = cumulative + launch_overhead_s

@@ -54,6 +54,9 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
     at the bytes the step touches (hwsim.cost.calibration: `residency`). One curve per m, because
     the cache helps the BLAS kernel of each row count differently (one Xeon core, three
     calibrations: 0.46-0.58 of the past-LLC time at 1 and 2 rows in 8-32 MiB, 0.79-0.97 at 16).
+    host_cold[aten | hwsim.rms_norm.default]: from the `host_cold` / `host_cold_norm` rows (a decoder-MLP
+    chain whose GEMMs stream their weights, hwsim.calibrate.host_cold), (one block's bytes, what a
+    small op costs the host there beyond its hot time), floored at 0 and made non-decreasing.
     unfused_ops: the zoo's custom ops whose real implementation runs as separate ATen passes on the
     measured device (hwsim.ir.LOWERED_TARGETS: RMS norm, plain torch math on CPU and CUDA alike).
     Rows left out of the curve, and why: an op whose time is under OVERHEAD_DOMINATED x the launch
@@ -115,6 +118,9 @@ COMPUTE_KEY_OF_KIND = {
 ROUTED_BY_ROOFLINE = ("gemm", "attention_decode")
 COMPUTE_ROOF_KEYS = ("matmul", "attention", "attention_bwd")  # fractions of the peak FLOP/s
 EAGER_MODE_OF_KIND = {"eager_train": "train", "eager_infer": "inference"}
+# host_cold rows and the calibration key each fits: any ATen op, or the zoo's RMS norm op
+HOST_COLD_KEY_OF_KIND = {"host_cold": "aten", "host_cold_norm": "hwsim.rms_norm.default"}
+NOT_CURVE_KINDS = ("launch", "residency", *EAGER_MODE_OF_KIND, *HOST_COLD_KEY_OF_KIND)  # fitted apart
 MEMORY_CLASS_OF_KIND = {
     "copy": "copy",
     "add": "elementwise",
@@ -175,6 +181,8 @@ class Fit:
     # GEMM rows -> (bytes a step touches, factor on streaming ops)
     residency: dict[int, tuple[tuple[float, float], ...]] = field(default_factory=dict)
     heads: dict[str, dict[str, tuple[tuple[int, float], ...]]] = field(default_factory=dict)  # attention_head
+    # "aten" or an op's target -> (bytes between two calls of the op, in-step host seconds)
+    host_cold: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
 
 
 def _sig(value: float, digits: int) -> float:
@@ -316,7 +324,7 @@ def fit_rows(
     by_head: dict[tuple[str, str], list[tuple[int, float, float]]] = defaultdict(list)  # (d, ideal, achieved)
     left_out: dict[str, int] = defaultdict(int)
     for r in rows:
-        if r["status"] != "ok" or r["kind"] in ("launch", "residency") or r["kind"] in EAGER_MODE_OF_KIND:
+        if r["status"] != "ok" or r["kind"] in NOT_CURVE_KINDS:
             continue
         if r["kind"] in COMPUTE_KEY_OF_KIND:
             peak = roofs.peaks.get(r["dtype"])
@@ -363,7 +371,24 @@ def fit_rows(
             efficiency[op_class][dtype] = entry
     fit = Fit(roofs=roofs, efficiency=dict(efficiency), left_out=dict(left_out), statistic=statistic,
               op_entries=dict(op_entries))  # fmt: skip
-    return replace(fit, skinny=_skinny(rows, fit), residency=_residency(rows), heads=_heads(by_head, fit))
+    return replace(fit, skinny=_skinny(rows, fit), residency=_residency(rows), heads=_heads(by_head, fit),
+                   host_cold=_host_cold(rows))  # fmt: skip
+
+
+def _host_cold(rows: list[dict[str, Any]]) -> dict[str, tuple[tuple[float, float], ...]]:
+    """host_cold per key (HOST_COLD_KEY_OF_KIND): (one block's bytes, the row's in-step minus hot time
+    per op), floored at 0 and made non-decreasing (more bytes between two calls of an op cannot leave
+    more of its host state in the cache: what says otherwise is noise)."""
+    by_key: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in rows:
+        if r["kind"] in HOST_COLD_KEY_OF_KIND and r["status"] == "ok":
+            by_key[HOST_COLD_KEY_OF_KIND[r["kind"]]].append((r["bytes"], max(0.0, r["time_s"])))
+    out = {}
+    for key, points in sorted(by_key.items()):
+        points.sort()
+        ys = isotonic([t for _, t in points])
+        out[key] = tuple((x, _written_time(y)[1]) for (x, _), y in zip(points, ys, strict=True))
+    return out
 
 
 def _heads(

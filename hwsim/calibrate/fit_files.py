@@ -127,6 +127,15 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
         for m, curve in sorted(fit.residency.items()):
             pairs = ", ".join(f"[{format_quantity(x, 'bytes', binary=True)}, {y:g}]" for x, y in curve)
             lines.append(f"  {m}: [{pairs}]")
+    if fit.host_cold:
+        lines.append("# a small op's host time in a step beyond its hot time: [bytes since its last call, time]")
+        lines.append("host_cold:")
+        for key, curve in sorted(fit.host_cold.items()):
+            pairs = ", ".join(
+                f"[{format_quantity(x, 'bytes', binary=True)}, {format_quantity(y, 'time', digits=CURVE_DIGITS)}]"
+                for x, y in curve
+            )
+            lines.append(f"  {_q(key)}: [{pairs}]")
     lines.append("efficiency:")
     classes = dict(fit.efficiency)
     fallback = next((c for c in ("elementwise", "copy", "softmax", "norm") if c in classes), None)

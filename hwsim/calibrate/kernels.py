@@ -44,6 +44,9 @@ to and from memory when nothing is on chip, as in hwsim.ir):
     launch     (1,)          a one-element add: the per-op dispatch (CPU) or launch (CUDA) cost
     eager_train, eager_infer (width, tokens)  a chain of small modules run eagerly, training step or
                no-grad forward; the row is seconds per ATen op (hwsim.calibrate.eager)
+    host_cold, host_cold_norm (width, rows)  a decoder-MLP chain whose GEMMs stream their weights;
+               the row is what a small op (an ATen op; the RMS norm op) costs the host there beyond
+               its hot time, its bytes one block's traffic (hwsim.calibrate.host_cold)
 The memory-bound FLOP counts follow hwsim.trace.rules and are for the record only; the fit uses bytes
 for those classes. Small per-row outputs (the fp32 logsumexp of attention, layer norm's mean and
 1/std: 1/d and 1/c of the bytes) are not counted.
@@ -57,13 +60,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from hwsim.calibrate.eager import EAGER_KINDS, build_eager
+from hwsim.calibrate.host_cold import HOST_COLD_KINDS, build_host_cold, host_cold_counts
 
 __all__ = ["ACTIVATION_KINDS", "ELEMENT_BYTES", "HOST_KINDS", "KERNELS", "MEMORY_KINDS", "NORM_OP_KINDS",
            "OP_ENTRY_KINDS", "SELF_CYCLING_KINDS", "Bench", "Kernel", "torch_dtype"]  # fmt: skip
 
 # Element sizes of the dtypes benchmarked (tf32 is fp32 storage with TF32 tensor-core maths on CUDA).
 ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2}
-HOST_KINDS = ("launch", *EAGER_KINDS)  # rows that time the host, not a kernel: no copies
+HOST_KINDS = ("launch", *EAGER_KINDS, *HOST_COLD_KINDS)  # rows that time the host, not a kernel: no copies
 SELF_CYCLING_KINDS = ("residency",)  # rows that cycle their own operand copies (no other copies)
 
 
@@ -361,6 +365,8 @@ KERNELS: dict[str, Kernel] = {
                                counts=_attention_decode_counts),
     **{kind: Kernel(op_class="host", build=build_eager(kind), counts=lambda s, e: (0.0, 0.0))
        for kind in EAGER_KINDS},
+    **{kind: Kernel(op_class="host", build=build_host_cold(kind), counts=host_cold_counts)
+       for kind in HOST_COLD_KINDS},
     "copy": Kernel(op_class="copy", build=_copy, counts=lambda s, e: (0.0, 2.0 * _n(s) * e)),
     "add": Kernel(op_class="elementwise", build=_add, counts=lambda s, e: (float(_n(s)), 3.0 * _n(s) * e)),
     "softmax": Kernel(op_class="softmax", build=_softmax, counts=lambda s, e: (5.0 * _n(s), 2.0 * _n(s) * e)),

@@ -35,6 +35,7 @@ from typing import Any
 
 from hwsim.calibrate.device import llc_bytes, pinned_threads
 from hwsim.calibrate.eager import count_ops
+from hwsim.calibrate.host_cold import HOST_COLD_KINDS
 from hwsim.calibrate.kernels import (
     ACTIVATION_KINDS,
     ELEMENT_BYTES,
@@ -60,6 +61,8 @@ ROTATE_UNKNOWN_LLC = 512 * 2**20  # a CPU whose sysfs lists no cache
 MAX_COPIES = 256
 RESIDENCY_MIB = (8, 16, 32, 64, 128, 256)  # bytes a residency row cycles, below the one past the LLC
 RESIDENCY_ROWS = (1, 2, 4, 8, 16)  # GEMM rows of the residency rows: the streaming GEMMs (m/2 FLOP/B)
+HOST_COLD_WIDTHS = (32, 64, 128, 256, 384, 512, 768, 1024, 1536)  # host_cold chains: 27 kB to 38 MB a block
+HOST_COLD_ROWS = 4  # decode's few tokens
 OVERHEAD_ROUNDS = 4  # times the launch and eager rows are measured in a full sweep (their min is used)
 MIN_REPS = 10  # the tracing-facts rule: at least 10 repetitions, min as capability, median beside it
 MAX_CALLS = 10_000  # cap on calls per repetition (a launch-sized op reaches the target well before it)
@@ -165,6 +168,10 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
         benches += [
             Bench(kind="residency", dtype="fp32", shape=(m, width, width, mib)) for m in ms for mib in sizes
         ]
+        # the in-step host cost of small ops (hwsim.calibrate.host_cold): a hot chain to past the L2
+        widths = (32, 256) if quick else HOST_COLD_WIDTHS
+        benches += [Bench(kind=kind, dtype="fp32", shape=(w, HOST_COLD_ROWS)) for kind in HOST_COLD_KINDS
+                    for w in widths]  # fmt: skip
     return benches + [b for batch in overhead[3:] for b in batch]
 
 
@@ -294,10 +301,14 @@ def _measure(
                 ops = count_ops(fn)
             if ops > 1:  # e.g. F.rms_norm on a CPU: not one kernel of its class, so not fitted as one
                 row["op_class"] = f"{kernel.op_class} as {ops} ATen ops"
+        measure = getattr(fn, "measure", None)  # a self-timed row (hwsim.calibrate.host_cold)
         with torch.no_grad():
-            min_s, median_s, row["calls"] = time_calls(
-                fn, device=device, reps=reps, warmup=warmup, target_s=target_s
-            )
+            if measure is not None:
+                min_s, median_s, row["calls"] = measure(reps, warmup, target_s)
+            else:
+                min_s, median_s, row["calls"] = time_calls(
+                    fn, device=device, reps=reps, warmup=warmup, target_s=target_s
+                )
         per = getattr(fn, "ops_per_call", 1)  # an eager step reports seconds per op (hwsim.calibrate.eager)
         row["min_s"], row["median_s"] = min_s / per, median_s / per
         row["status"] = "ok"

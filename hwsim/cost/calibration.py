@@ -86,6 +86,20 @@ measurements, the footprint made the training steps' estimates 2-13% lower and t
 worse (17.2% against 14.5% over all 23); a training step allocates fresh activations and gradients
 every step, so its streaming ops do not find them in the cache its footprint would suggest.
 
+`host_cold` ({aten | target: [[bytes, time], ...]}) is host time an op pays inside a step on top of
+its microbenchmark's: a step's GEMMs stream megabytes through the core's caches between two calls of
+the same small op, which evicts the host's own working set for that op (interpreter and dispatcher
+code, Python objects), and the op brings it back from the L3 or DRAM. The microbenchmarks that give
+the per-call costs (launch, the RMS norm op's small rows, the activations' small rows) run hot. On
+one Xeon core a one-element add took 1.7 us hot and 16-24 us right after a GEMV streamed 8 MiB; the
+zoo's RMS norm op 25 us hot, 92 us after (benchmarks/cold_host.py). Measured on a decoder-MLP chain
+(hwsim.calibrate.host_cold); the roofline adds, to each op outside the compute classes, the curve of
+its target ("aten" where the target has none) at the bytes the step's ops touched since the previous
+op of the same target (for an op's first call, since its last call in the previous step: steps
+repeat). Compute-class ops get none: their microbenchmarks already run after their own streaming
+(skinny GEMMs and decode attention cycle their operands) or are long enough not to care. It is host
+time: the schedule adds it to the op's launch interval (hwsim.schedule). Absent: none.
+
 Classes without an entry use the `default` entry (memory-bound). A dtype without an entry uses its
 class's `default` entry; a dtype entry that gives only `best` keeps the default's curve.
 """
@@ -99,7 +113,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwsim.cost.curves import Curve, Residency, read_factor_table, read_residency
+from hwsim.cost.curves import Curve, HostCold, Residency, read_factor_table, read_host_cold, read_residency
 from hwsim.errors import InputError, Problems, did_you_mean, shown
 from hwsim.ir import LOWERED_TARGETS, OP_CLASSES, OP_ENTRY_KEYS
 from hwsim.resources import catalogue_dir, find_by_stem
@@ -168,6 +182,7 @@ class Calibration:
     meta: Mapping[str, str] = field(default_factory=dict)  # fitted-on facts: host, torch version, date
     statistic: str = "min"  # of the microbenchmarks' repetitions the efficiencies describe (STATISTICS)
     residency: Residency | None = None  # rows, bytes a step touches -> factor on streaming ops (the doc)
+    host_cold: HostCold | None = None  # key, bytes since an op's last call -> in-step host seconds (the doc)
     # op key (hwsim.ir.OP_ENTRY_KEYS) -> dtype ("default") -> entry
     op_entries: Mapping[str, Mapping[str, ClassEfficiency]] = field(default_factory=dict)
 
@@ -308,6 +323,11 @@ def load_calibration(ref: str | Path) -> Calibration:
     residency = (
         read_residency(data["residency"], top.key("residency"), problems) if top.has("residency") else None
     )
+    host_cold = (
+        read_host_cold(data["host_cold"], top.key("host_cold"), problems, LOWERED_TARGETS)
+        if top.has("host_cold")
+        else None
+    )
     unfused = top.strings("unfused_ops", required=False)
     for i, target in enumerate(unfused):
         if target not in LOWERED_TARGETS:
@@ -371,6 +391,7 @@ def load_calibration(ref: str | Path) -> Calibration:
         statistic=statistic,
         op_entries=op_entries,
         residency=residency,
+        host_cold=host_cold,
     )
 
 

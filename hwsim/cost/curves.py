@@ -25,7 +25,7 @@ from hwsim.errors import Problems, shown
 from hwsim.units import QuantityError, parse_quantity
 from hwsim.yamlio import FieldReader
 
-__all__ = ["Curve", "Residency", "read_factor_table", "read_residency"]
+__all__ = ["Curve", "HostCold", "Residency", "read_factor_table", "read_host_cold", "read_residency"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +76,27 @@ class Residency:
 
     def __call__(self, traffic_bytes: float, rows: float = 0.0) -> float:
         return float(self.many(traffic_bytes, np.array([rows]))[0])
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostCold:
+    """The `host_cold` curves: per key ("aten": any op; or an op's target), the host seconds an op pays
+    in a step over the bytes the step streamed since the op's previous call. Linear in log(bytes)
+    between the measured points (the seconds may be 0, so not log-log), flat beyond them."""
+
+    curves: tuple[tuple[str, tuple[tuple[float, float], ...]], ...]  # (key, ((bytes, seconds), ...))
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(key for key, _ in self.curves)
+
+    def many(self, key: str, distance_bytes: np.ndarray) -> np.ndarray:
+        """Seconds at many distances for ops of `key` (the "aten" curve where `key` has none; zeros
+        where neither is given)."""
+        points = dict(self.curves).get(key) or dict(self.curves).get("aten")
+        if not points:
+            return np.zeros(len(distance_bytes))
+        xs = np.log([x for x, _ in points])
+        return np.interp(np.log(np.maximum(distance_bytes, 1.0)), xs, [y for _, y in points])
 
 
 def read_factor_table(reader: FieldReader, problems: Problems, *, what: str, most: float) -> dict[str, Curve]:
@@ -143,3 +164,33 @@ def _read_residency_curve(raw: Any, key: str, problems: Problems) -> Curve | Non
             continue
         points.append((nbytes, float(factor)))
     return Curve(points=tuple(sorted(points))) if points else None
+
+
+def read_host_cold(raw: Any, key: str, problems: Problems, keys: tuple[str, ...]) -> HostCold | None:
+    """host_cold: {aten | target: [["2 MiB", "5 us"], ...]}, bytes a positive quantity, time >= 0,
+    a target one of `keys`."""
+    if not isinstance(raw, dict) or not raw:
+        problems.add(key, 'a mapping {aten: [["2 MiB", "5 us"], ...]}', shown(raw))
+        return None
+    curves: list[tuple[str, tuple[tuple[float, float], ...]]] = []
+    for name, pairs in raw.items():
+        where = f"{key}.{name}"
+        if name != "aten" and name not in keys:
+            problems.add(where, f"aten or one of {', '.join(keys)}", shown(name))
+            continue
+        points: list[tuple[float, float]] = []
+        for i, pair in enumerate(pairs if isinstance(pairs, list) and pairs else [None]):
+            try:
+                ok = isinstance(pair, list) and len(pair) == 2
+                nbytes = parse_quantity(pair[0], "bytes") if ok else 0.0  # type: ignore[index]
+                seconds = parse_quantity(pair[1], "time") if ok else -1.0  # type: ignore[index]
+            except QuantityError:
+                nbytes, seconds = 0.0, -1.0
+            if nbytes <= 0 or seconds < 0:
+                expected = 'a pair ["2 MiB", "5 us"] (bytes > 0, a time >= 0)'
+                problems.add(f"{where}[{i}]", expected, str(pair) if isinstance(pair, list) else shown(pair))
+                continue
+            points.append((nbytes, seconds))
+        if points:
+            curves.append((str(name), tuple(sorted(points))))
+    return HostCold(curves=tuple(curves)) if curves else None

@@ -64,6 +64,7 @@ class OpCosts:
     in_range: np.ndarray  # bool
     residency: np.ndarray | None = None  # the factor each op's time was scaled by (None: no curve)
     traffic_bytes: float = 0.0  # the bytes the ops touch together (what `residency` is read at)
+    host_s: np.ndarray | None = None  # in-step host seconds of each op (`host_cold`; None: no curve)
 
     @property
     def kernel_s(self) -> np.ndarray:
@@ -80,6 +81,11 @@ class OpCosts:
         """The step's traffic in bytes and the least factor `residency` put on an op (1: none scaled)."""
         least = float(self.residency.min()) if self.residency is not None and len(self.residency) else 1.0
         return {"traffic_bytes": self.traffic_bytes, "least_factor": least}
+
+    def host_cold_json(self) -> dict[str, float]:
+        """The in-step host seconds `host_cold` added, in all and at most on one op (0: none)."""
+        host = self.host_s if self.host_s is not None and len(self.host_s) else np.zeros(1)
+        return {"total_s": float(host.sum()), "most_s": float(host.max())}
 
     def __getitem__(self, i: int) -> OpCost:
         c, m = float(self.compute_s[i]), float(self.memory_s[i])
@@ -157,8 +163,37 @@ class Roofline:
             # the factor shortens the op's DRAM time only, never its fixed per-call cost
             compute_s -= (1.0 - factor) * np.minimum(compute_s, dram_s)
             memory_s -= (1.0 - factor) * np.minimum(memory_s, dram_s)
+        host = None
+        if cal.host_cold is not None:
+            compute = np.fromiter((op.op_class in COMPUTE_CLASSES and op.flop > 0 for op in ops), bool, n)
+            host = np.where(compute, 0.0, self._host_cold_s(ops, nbytes))
         return OpCosts(compute_s=compute_s, memory_s=memory_s, in_range=in_range, residency=factor,
-                       traffic_bytes=traffic)  # fmt: skip
+                       traffic_bytes=traffic, host_s=host)  # fmt: skip
+
+    def _host_cold_s(self, ops: Sequence[Op], nbytes: np.ndarray) -> np.ndarray:
+        """Each op's `host_cold` seconds at the bytes the ops from its target's previous call up to it
+        touched (a target's first call: from its last call, the step being repeated; a target called
+        once: the whole step's bytes)."""
+        before = np.cumsum(nbytes) - nbytes  # bytes touched before each op starts
+        total = float(nbytes.sum())
+        last: dict[str, int] = {}
+        first: dict[str, int] = {}
+        distance = np.empty(len(ops))
+        for i, op in enumerate(ops):
+            j = last.get(op.target)
+            distance[i] = before[i] - before[j] if j is not None else np.nan
+            last[op.target] = i
+            first.setdefault(op.target, i)
+        for target, i in first.items():  # wrap around: from the last call in the previous step
+            distance[i] = total - before[last[target]] + before[i] if last[target] != i else total
+        host_cold = self.calibration.host_cold
+        assert host_cold is not None
+        keys = np.array([op.target if op.target in host_cold.keys() else "aten" for op in ops])
+        out = np.zeros(len(ops))
+        for key in np.unique(keys):
+            idx = np.flatnonzero(keys == key)
+            out[idx] = host_cold.many(str(key), distance[idx])
+        return out
 
     def _passes_s(self, op: Op) -> float:
         """Seconds of an unfused op: its passes one after another, each memory-bound at its class's curve."""

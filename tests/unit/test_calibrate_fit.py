@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hwsim.calibrate.device import HostInfo
@@ -80,6 +81,11 @@ ROWS = [
     # one row: the GEMV's own curve, 0.4 at 8 MiB (a curve per row count)
     row("residency", "matmul", "1x1024x1024x8", 2.1e6, 4.2e6, 4e-5),
     row("residency", "matmul", "1x1024x1024x450", 2.1e6, 4.2e6, 1e-4),
+    # in-step host cost per op over one block's bytes: noise below 0 (floored), a dip pooled (isotonic)
+    row("host_cold", "host", "32x4", 0.0, 3e4, -0.2 * US),
+    row("host_cold", "host", "512x4", 0.0, 4e6, 6 * US),
+    row("host_cold", "host", "1024x4", 0.0, 1.6e7, 4 * US),
+    row("host_cold_norm", "host", "512x4", 0.0, 4e6, 50 * US),
 ]
 
 
@@ -107,6 +113,8 @@ def test_fit_roofs_and_entries() -> None:
     assert [y for _, y in fit.residency[8]] == pytest.approx([0.5, 0.75, 0.75, 1.0])
     assert fit.residency[1] == ((8 * 2**20, 0.4), (450 * 2**20, 1.0))
     assert fit.op_entries["aten.gelu.default[tanh]"]["fp32"].best == pytest.approx(0.05)
+    assert fit.host_cold == {"aten": ((3e4, 0.0), (4e6, 5 * US), (1.6e7, 5 * US)),
+                             "hwsim.rms_norm.default": ((4e6, 50 * US),)}  # fmt: skip
     assert fit.roofs.eager_overhead == pytest.approx({"train": 10 * US, "inference": 6 * US})
     # both head sizes at one ideal time: the curve averages them (0.225), each sits 1/0.9 and 0.8/0.9 off it
     (d32, f32), (d64, f64) = fit.heads["attention"]["fp32"]
@@ -190,6 +198,8 @@ def test_cpu_files_load_back(tmp_path: Path) -> None:
     assert cal.residency(8 * 2**20, rows=8) == pytest.approx(0.5)
     assert cal.residency(2**30) == pytest.approx(1.0)
     assert cal.residency(8 * 2**20) == pytest.approx(0.4)  # not a GEMM: the fewest rows' curve
+    assert cal.host_cold is not None and cal.host_cold.keys() == ("aten", "hwsim.rms_norm.default")
+    assert cal.host_cold.many("aten", np.array([1e3, 4e6, 1e9])) == pytest.approx([0, 5 * US, 5 * US])
     dev = load_system(dev_path)
     assert dev.kind == "cpu" and dev.measured and dev.vendor == "Intel"
     assert dict(dev.vector_flops) == {"fp32": 1e11} and not dev.matrix_flops

@@ -157,6 +157,26 @@ def test_residency_is_read_and_bad_pairs_are_named(tmp_path: Path) -> None:
     assert "residency[1]: expected a pair [\"32 MiB\", factor in (0, 1]], got ['16 MiB', 1.5]" in text
 
 
+def test_host_cold_is_read_interpolated_in_log_bytes_and_bad_entries_are_named(tmp_path: Path) -> None:
+    body = "efficiency:\n  default: {default: {best: 0.5}}\n"
+    text = 'host_cold:\n  aten: [[1 MiB, 0 s], [4 MiB, 10 us]]\n  "hwsim.rms_norm.default": [[1 MiB, 50 us]]\n'
+    cold = load_calibration(write(tmp_path, HEAD + text + body)).host_cold
+    assert cold is not None and cold.keys() == ("aten", "hwsim.rms_norm.default")
+    at = np.array([2**19, 2 * 2**20, 2**30])  # below, halfway in log(bytes), beyond
+    assert cold.many("aten", at) == pytest.approx([0.0, 5e-6, 10e-6])
+    assert cold.many("aten.mul.Tensor", at) == pytest.approx([0.0, 5e-6, 10e-6])  # no curve: aten's
+    assert cold.many("hwsim.rms_norm.default", at) == pytest.approx([50e-6] * 3)
+    with pytest.raises(InputError) as info:
+        bad = "host_cold:\n  aten: [[1 MiB, -1 us], [0, 2 us]]\n  hwsim.rmsnorm: [[1 MiB, 1 us]]\n"
+        load_calibration(write(tmp_path, HEAD + bad + body))
+    text = str(info.value)
+    assert "host_cold.aten[0]: expected a pair [\"2 MiB\", \"5 us\"] (bytes > 0, a time >= 0), got ['1 MiB', '-1 us']" in text
+    assert "host_cold.aten[1]: expected a pair" in text
+    assert "host_cold.hwsim.rmsnorm: expected aten or one of hwsim.rms_norm.default" in text
+    with pytest.raises(InputError, match=r"host_cold: expected a mapping \{aten: "):
+        load_calibration(write(tmp_path, HEAD + "host_cold: [1 us]\n" + body))
+
+
 def test_residency_per_row_count_is_interpolated_in_log_rows(tmp_path: Path) -> None:
     body = "efficiency:\n  default: {default: {best: 0.8}}\n"
     per_rows = "residency:\n  1: [[8 MiB, 0.4], [128 MiB, 1]]\n  16: [[8 MiB, 0.8], [128 MiB, 1]]\n"

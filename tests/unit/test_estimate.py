@@ -288,6 +288,29 @@ def test_residency_scales_the_streaming_ops_of_a_step_that_touches_little(tmp_pa
     assert estimate(graph(*big, dtype="fp32"), CPU, cal).costs.residency_json()["least_factor"] == 1.0
 
 
+def test_host_cold_adds_to_small_ops_at_the_bytes_since_their_targets_last_call(tmp_path) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    small, big = replace(add(0, 1000), dtype="fp32"), matmul(1, 1, 4000, 4000, dtype="fp32")
+    other = replace(small, id=2, target="aten.mul.Tensor")
+    ops = (small, big, replace(small, id=3), other)  # add, a 64 MB GEMV, add, mul
+    cal = _calibration(tmp_path, "host_cold:\n  aten: [[12 kB, 0 s], [1 GB, 10 us]]\n")
+    plain = estimate(graph(*ops, dtype="fp32"), CPU, _calibration(tmp_path, ""))
+    cold = estimate(graph(*ops, dtype="fp32"), CPU, cal)
+    host = cold.costs.host_s
+    at = lambda nbytes: 10e-6 * math.log(nbytes / 12e3) / math.log(1e9 / 12e3)  # noqa: E731
+    # the first add: from the second add in the previous step (its 12 kB); the GEMM: a compute op,
+    # none; the second add: the first add and the GEMV; the mul, called once: the whole step
+    assert host[0] == pytest.approx(0.0, abs=1e-12) and host[1] == 0.0
+    assert host[2] == pytest.approx(at(small.bytes + big.bytes))
+    assert host[3] == pytest.approx(at(3 * small.bytes + big.bytes))
+    assert cold.op_time_s(2) == pytest.approx(plain.op_time_s(2) + host[2])  # host time in the op's time
+    assert cold.step_time_s == pytest.approx(plain.step_time_s + host.sum())
+    assert cold.to_json()["calibration"]["host_cold"] == {"total_s": pytest.approx(host.sum()),
+                                                          "most_s": pytest.approx(host.max())}  # fmt: skip
+    assert plain.costs.host_s is None and plain.to_json()["calibration"]["host_cold"]["total_s"] == 0.0
+
+
 def test_residency_reads_a_gemm_at_its_rows_and_other_ops_at_the_fewest(tmp_path) -> None:  # noqa: ANN001
     from dataclasses import replace
 

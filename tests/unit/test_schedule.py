@@ -32,6 +32,16 @@ def test_graph_launches_once() -> None:
     assert slots[-1].end_s == pytest.approx(4.0)
 
 
+def test_host_time_per_op_delays_each_launch_but_not_a_captured_graph() -> None:
+    host = np.array([0.0, 3.0, 1.0])
+    sync = schedule(np.array([10.0, 1.0, 1.0]), 2.0, "sync", host_s=host)
+    assert list(sync.end_s) == [12.0, 18.0, 22.0] and list(sync.waited_s) == [2.0, 5.0, 3.0]
+    issued = schedule(np.array([0.5, 0.5, 0.5]), 2.0, "async", host_s=host)
+    assert list(issued.start_s) == [2.0, 7.0, 10.0]  # the host issues at 2, 2 + 2 + 3, 7 + 2 + 1
+    graph = schedule(np.array([0.5] * 3), 2.0, "graph", host_s=host)
+    assert graph.end_s[-1] == pytest.approx(3.5)
+
+
 def test_unknown_mode() -> None:
     with pytest.raises(ValueError):
         schedule_stream([1.0], 1.0, "later")
