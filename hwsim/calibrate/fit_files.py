@@ -128,13 +128,12 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
             pairs = ", ".join(f"[{format_quantity(x, 'bytes', binary=True)}, {y:g}]" for x, y in curve)
             lines.append(f"  {m}: [{pairs}]")
     if fit.host_cold:
-        lines.append("# a small op's host time in a step beyond its hot time: [bytes since its last call, time]")
+        lines.append("# a small op's in-step host time beyond its hot time: [bytes since its last call, s]")
         lines.append("host_cold:")
         for key, curve in sorted(fit.host_cold.items()):
-            pairs = ", ".join(
-                f"[{format_quantity(x, 'bytes', binary=True)}, {format_quantity(y, 'time', digits=CURVE_DIGITS)}]"
-                for x, y in curve
-            )
+            size = lambda x: format_quantity(x, "bytes", binary=True)  # noqa: E731
+            time = lambda y: format_quantity(y, "time", digits=CURVE_DIGITS)  # noqa: E731
+            pairs = ", ".join(f"[{size(x)}, {time(y)}]" for x, y in curve)
             lines.append(f"  {_q(key)}: [{pairs}]")
     lines.append("efficiency:")
     classes = dict(fit.efficiency)

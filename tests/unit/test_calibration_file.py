@@ -159,7 +159,8 @@ def test_residency_is_read_and_bad_pairs_are_named(tmp_path: Path) -> None:
 
 def test_host_cold_is_read_interpolated_in_log_bytes_and_bad_entries_are_named(tmp_path: Path) -> None:
     body = "efficiency:\n  default: {default: {best: 0.5}}\n"
-    text = 'host_cold:\n  aten: [[1 MiB, 0 s], [4 MiB, 10 us]]\n  "hwsim.rms_norm.default": [[1 MiB, 50 us]]\n'
+    text = "host_cold:\n  aten: [[1 MiB, 0 s], [4 MiB, 10 us]]\n"
+    text += '  "hwsim.rms_norm.default": [[1 MiB, 50 us]]\n'
     cold = load_calibration(write(tmp_path, HEAD + text + body)).host_cold
     assert cold is not None and cold.keys() == ("aten", "hwsim.rms_norm.default")
     at = np.array([2**19, 2 * 2**20, 2**30])  # below, halfway in log(bytes), beyond
@@ -170,7 +171,8 @@ def test_host_cold_is_read_interpolated_in_log_bytes_and_bad_entries_are_named(t
         bad = "host_cold:\n  aten: [[1 MiB, -1 us], [0, 2 us]]\n  hwsim.rmsnorm: [[1 MiB, 1 us]]\n"
         load_calibration(write(tmp_path, HEAD + bad + body))
     text = str(info.value)
-    assert "host_cold.aten[0]: expected a pair [\"2 MiB\", \"5 us\"] (bytes > 0, a time >= 0), got ['1 MiB', '-1 us']" in text
+    expected = 'expected a pair ["2 MiB", "5 us"] (bytes > 0, a time >= 0)'
+    assert f"host_cold.aten[0]: {expected}, got ['1 MiB', '-1 us']" in text
     assert "host_cold.aten[1]: expected a pair" in text
     assert "host_cold.hwsim.rmsnorm: expected aten or one of hwsim.rms_norm.default" in text
     with pytest.raises(InputError, match=r"host_cold: expected a mapping \{aten: "):
