@@ -54,9 +54,10 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
     at the bytes the step touches (hwsim.cost.calibration: `residency`). One curve per m, because
     the cache helps the BLAS kernel of each row count differently (one Xeon core, three
     calibrations: 0.46-0.58 of the past-LLC time at 1 and 2 rows in 8-32 MiB, 0.79-0.97 at 16).
-    host_cold[aten | hwsim.rms_norm.default]: from the `host_cold` / `host_cold_norm` rows (a decoder-MLP
-    chain whose GEMMs stream their weights, hwsim.calibrate.host_cold), (one block's bytes, what a
-    small op costs the host there beyond its hot time), floored at 0 and made non-decreasing.
+    host_cold[aten | hwsim.rms_norm.default] and host_cold.op_bytes: from the `host_cold` /
+    `host_cold_norm` rows (a decoder-MLP chain whose GEMMs stream their weights, with extra distinct
+    small ops, hwsim.calibrate.host_cold): what a small op costs the host there beyond its hot time,
+    against the data bytes and ops between two calls of it (`_host_cold`).
     unfused_ops: the zoo's custom ops whose real implementation runs as separate ATen passes on the
     measured device (hwsim.ir.LOWERED_TARGETS: RMS norm, plain torch math on CPU and CUDA alike).
     Rows left out of the curve, and why: an op whose time is under OVERHEAD_DOMINATED x the launch
@@ -120,6 +121,7 @@ COMPUTE_ROOF_KEYS = ("matmul", "attention", "attention_bwd")  # fractions of the
 EAGER_MODE_OF_KIND = {"eager_train": "train", "eager_infer": "inference"}
 # host_cold rows and the calibration key each fits: any ATen op, or the zoo's RMS norm op
 HOST_COLD_KEY_OF_KIND = {"host_cold": "aten", "host_cold_norm": "hwsim.rms_norm.default"}
+HOST_OP_BYTES_GRID = (0.0, *(2.0**k for k in range(10, 21)))  # 0 and 1 KiB ... 1 MiB in powers of 2
 NOT_CURVE_KINDS = ("launch", "residency", *EAGER_MODE_OF_KIND, *HOST_COLD_KEY_OF_KIND)  # fitted apart
 MEMORY_CLASS_OF_KIND = {
     "copy": "copy",
@@ -183,6 +185,7 @@ class Fit:
     heads: dict[str, dict[str, tuple[tuple[int, float], ...]]] = field(default_factory=dict)  # attention_head
     # "aten" or an op's target -> (bytes between two calls of the op, in-step host seconds)
     host_cold: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+    host_op_bytes: float = 0.0  # host state one op brings in, counted into host_cold's distance
 
 
 def _sig(value: float, digits: int) -> float:
@@ -371,24 +374,44 @@ def fit_rows(
             efficiency[op_class][dtype] = entry
     fit = Fit(roofs=roofs, efficiency=dict(efficiency), left_out=dict(left_out), statistic=statistic,
               op_entries=dict(op_entries))  # fmt: skip
+    op_bytes, host_cold = _host_cold(rows)
     return replace(fit, skinny=_skinny(rows, fit), residency=_residency(rows), heads=_heads(by_head, fit),
-                   host_cold=_host_cold(rows))  # fmt: skip
+                   host_cold=host_cold, host_op_bytes=op_bytes)  # fmt: skip
 
 
-def _host_cold(rows: list[dict[str, Any]]) -> dict[str, tuple[tuple[float, float], ...]]:
-    """host_cold per key (HOST_COLD_KEY_OF_KIND): (one block's bytes, the row's in-step minus hot time
-    per op), floored at 0 and made non-decreasing (more bytes between two calls of an op cannot leave
-    more of its host state in the cache: what says otherwise is noise)."""
-    by_key: dict[str, list[tuple[float, float]]] = defaultdict(list)
+def _host_cold(rows: list[dict[str, Any]]) -> tuple[float, dict[str, tuple[tuple[float, float], ...]]]:
+    """(op_bytes, host_cold curves) from the host_cold rows: each row is a chain block of B data bytes
+    and O ops (shape width x rows x extra: O = 6 + extra) whose small ops cost p more than hot. Between
+    two calls of one op, B bytes streamed and O ops ran, each bringing in op_bytes of host state; the
+    curves are p against distance = B + O x op_bytes, per key (HOST_COLD_KEY_OF_KIND), floored at 0
+    and made non-decreasing (more touched in between cannot leave more in the cache: what says
+    otherwise is noise). op_bytes is the value on HOST_OP_BYTES_GRID whose non-decreasing fits leave
+    the least squared residual, each key's residuals over its largest p (the RMS norm op's penalties
+    are ten times an add's and would otherwise decide alone)."""
+    by_key: dict[str, list[tuple[float, int, float]]] = defaultdict(list)
     for r in rows:
         if r["kind"] in HOST_COLD_KEY_OF_KIND and r["status"] == "ok":
-            by_key[HOST_COLD_KEY_OF_KIND[r["kind"]]].append((r["bytes"], max(0.0, r["time_s"])))
-    out = {}
-    for key, points in sorted(by_key.items()):
-        points.sort()
-        ys = isotonic([t for _, t in points])
-        out[key] = tuple((x, _written_time(y)[1]) for (x, _), y in zip(points, ys, strict=True))
-    return out
+            _width, _rows, extra = (int(d) for d in str(r["shape"]).split("x"))
+            by_key[HOST_COLD_KEY_OF_KIND[r["kind"]]].append((r["bytes"], 6 + extra, max(0.0, r["time_s"])))
+    if not by_key:
+        return 0.0, {}
+
+    def curves(op_bytes: float) -> tuple[float, dict[str, list[tuple[float, float]]]]:
+        residual, out = 0.0, {}
+        for key, points in by_key.items():
+            at = sorted((b + ops * op_bytes, p) for b, ops, p in points)
+            ys = isotonic([p for _, p in at])
+            scale = max(max(p for _, p in at), 1e-12)
+            residual += sum(((p - y) / scale) ** 2 for (_, p), y in zip(at, ys, strict=True))
+            out[key] = [(d, y) for (d, _), y in zip(at, ys, strict=True)]
+        return residual, out
+
+    op_bytes = min(HOST_OP_BYTES_GRID, key=lambda h: curves(h)[0])
+    fitted = {
+        key: tuple((d, _written_time(y)[1]) for d, y in points)
+        for key, points in sorted(curves(op_bytes)[1].items())
+    }
+    return op_bytes, fitted
 
 
 def _heads(

@@ -130,6 +130,7 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
     if fit.host_cold:
         lines.append("# a small op's in-step host time beyond its hot time: [bytes since its last call, s]")
         lines.append("host_cold:")
+        lines.append(f"  op_bytes: {format_quantity(fit.host_op_bytes, 'bytes', binary=True)}")
         for key, curve in sorted(fit.host_cold.items()):
             size = lambda x: format_quantity(x, "bytes", binary=True)  # noqa: E731
             time = lambda y: format_quantity(y, "time", digits=CURVE_DIGITS)  # noqa: E731

@@ -10,40 +10,49 @@ took 1.7 us hot, 4-8 us right after a GEMV streaming 2 MiB, 16-24 us after 8 MiB
 op 25 us hot, 47 us and 92 us (benchmarks/cold_host.py; reports/validation/FINDINGS.md: 3-5 us per
 few-element op and 45-70 us per RMS norm call in the decode steps).
 
-This benchmark measures that cost on a chain shaped like a decoder's MLP, not on a zoo model:
-`BLOCKS` blocks of RMS norm (the zoo's op), up GEMM (width -> 2 width), SiLU, multiply, down GEMM,
-residual add, on `rows` rows (decode's few tokens), each block with weights of its own so that a
-pass streams 16 x width^2 bytes per block. Every small op is called twice in a row: the first call
-runs in the state the previous ops left, the second right after it, hot; the difference is the
-op's in-step host cost. Kinds:
+Data is not all that evicts it: a step runs dozens of distinct ops between two calls of one, each
+with host state of its own (on the same core, rotating 32 distinct few-element ops made the RMS norm
+op 10 us slower than hot with no data streamed at all).
+
+This benchmark measures both on a chain shaped like a decoder's MLP, not on a zoo model: `BLOCKS`
+blocks of RMS norm (the zoo's op), up GEMM (width -> 2 width), SiLU, multiply, down GEMM, residual
+add, then `extra` distinct few-element ops (extra_ops(): what a real layer adds, RoPE, cache updates,
+reshapes), on `rows` rows (decode's few tokens), each block with weights of its own so that a pass
+streams 16 x width^2 bytes per block. Every small op is called twice in a row: the first call runs
+in the state the previous ops left, the second right after it, hot; the difference is the op's
+in-step host cost. Kinds:
 - `host_cold`: the mean difference over the chain's single ATen ops (SiLU, multiply, add);
 - `host_cold_norm`: the same over its RMS norm op calls (a Python implementation of several ATen
   ops on a CPU: it brings back more host state than one op).
-The row's `bytes` is one block's traffic (its ops' bytes as hwsim.trace counts them): the bytes
-that stream through the caches between two calls of the same op, the x of the calibration's
-`host_cold` curves (hwsim.cost.calibration), which the roofline reads at each op's own distance
-from the previous op of its target in the step. The rows' widths run from a hot chain (32: 27 kB a
-block) to past the L2 (1536: 38 MB a block).
+The row's `bytes` is one block's data traffic (its ops' bytes as hwsim.trace counts them) and its
+shape (width, rows, extra) says how many ops a block runs (6 + extra): between two calls of the same
+op, that many bytes streamed and that many ops ran. hwsim.calibrate.fit turns the rows into the
+calibration's `host_cold` curves over distance = bytes + ops x op_bytes, the host state one op
+brings in fitted with them (hwsim.cost.calibration). The widths run from a hot chain (32: 27 kB a
+block) to past the L2 (1536: 38 MB a block); `extra` from 0 to 48 on the hot width.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 import time
 from typing import Any
 
-__all__ = ["BLOCKS", "HOST_COLD_KINDS", "build_host_cold", "host_cold_counts"]
+__all__ = ["BLOCKS", "HOST_COLD_KINDS", "MAX_EXTRA", "build_host_cold", "extra_ops", "host_cold_counts"]
 
 BLOCKS = 8
 HOST_COLD_KINDS = ("host_cold", "host_cold_norm")
+MAX_EXTRA = 48  # distinct extra ops a block can run (extra_ops)
 EPS = 1e-5
 
 
 def host_cold_counts(shape: tuple[int, ...], element_bytes: int) -> tuple[float, float]:
-    """(0 FLOP, one block's bytes) for a (width, rows) chain: each op's reads and writes as
-    hwsim.trace.rules counts them, summed over a block."""
-    width, rows = shape
+    """(0 FLOP, one block's bytes) for a (width, rows, extra) chain: each op's reads and writes as
+    hwsim.trace.rules counts them, summed over a block (an extra op: at most two inputs and an output
+    of rows x width)."""
+    width, rows, extra = shape
     up, act = width * 2 * width, rows * 2 * width
     block = (
         2 * rows * width + width  # RMS norm: reads x and its weight, writes x
@@ -52,6 +61,7 @@ def host_cold_counts(shape: tuple[int, ...], element_bytes: int) -> tuple[float,
         + 3 * act  # multiply
         + act + up + rows * width  # down GEMM
         + 3 * rows * width  # residual add
+        + extra * 3 * rows * width
     )  # fmt: skip
     return 0.0, float(block * element_bytes)
 
@@ -66,7 +76,10 @@ class HostCold:
 
         if kind not in HOST_COLD_KINDS:
             raise ValueError(f"unknown host benchmark {kind!r}")
-        width, rows = shape
+        width, rows, extra = shape
+        if extra > MAX_EXTRA:
+            raise ValueError(f"at most {MAX_EXTRA} extra ops, got {extra}")
+        self.extra = extra_ops()[:extra]
         make = lambda *s: torch.randn(*s, dtype=dtype, device=device) / math.sqrt(s[0])  # noqa: E731
         self.blocks = [(make(width), make(width, 2 * width), make(2 * width, width)) for _ in range(BLOCKS)]
         self.x = torch.randn(rows, width, dtype=dtype, device=device)
@@ -94,6 +107,8 @@ class HostCold:
             s = twice(other, torch.nn.functional.silu, u)
             g = twice(other, torch.mul, s, u)
             x = twice(other, torch.add, x, torch.mm(g, w_down))
+            for op in self.extra:
+                twice(other, op, x, h)
         return statistics.fmean(norm if self.norm else other) * 1e-9
 
     def measure(self, reps: int, warmup: int, target_s: float) -> tuple[float, float, int]:
@@ -107,6 +122,31 @@ class HostCold:
             passes = max(1, math.ceil(target_s / max(time.perf_counter() - start, 1e-9)))
             times = [statistics.fmean(self._pass() for _ in range(passes)) for _ in range(reps)]
         return min(times), statistics.median(times), passes
+
+
+def _first(fn: Any, x: Any, _y: Any) -> Any:
+    return fn(x)
+
+
+def extra_ops() -> tuple[Any, ...]:
+    """MAX_EXTRA distinct few-element ATen ops of two (rows, width) tensors, each its own kernel and
+    host path (binary ops, a few shape ops, then unary ops)."""
+    import torch
+
+    binary = [torch.sub, torch.div, torch.maximum, torch.minimum, torch.atan2, torch.hypot, torch.copysign,
+              torch.fmod, torch.remainder, torch.xlogy, torch.eq, torch.lt,
+              lambda x, y: torch.cat([x, y], -1), lambda x, y: torch.stack([x, y]),
+              lambda x, y: torch.where(x > 0, x, y), lambda x, y: torch.addcmul(x, x, y),
+              lambda x, y: torch.clamp(x, -1, 1), lambda x, y: x.to(torch.float64),
+              lambda x, y: torch.flip(x, [-1]), lambda x, y: torch.roll(x, 1, -1)]  # fmt: skip
+    unary = [torch.neg, torch.exp, torch.sin, torch.cos, torch.tanh, torch.sigmoid, torch.abs, torch.square,
+             torch.erf, torch.log1p, torch.expm1, torch.sign, torch.floor, torch.ceil, torch.round,
+             torch.trunc, torch.reciprocal, torch.rsqrt, torch.sqrt, torch.atan, torch.asinh,
+             torch.sinh, torch.cosh, torch.exp2, torch.clone, torch.relu, torch.nn.functional.gelu,
+             torch.sgn]  # fmt: skip
+    ops = tuple(binary) + tuple(functools.partial(_first, f) for f in unary)
+    assert len(ops) == MAX_EXTRA
+    return ops
 
 
 def build_host_cold(kind: str):  # noqa: ANN201

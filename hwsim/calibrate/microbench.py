@@ -63,6 +63,7 @@ RESIDENCY_MIB = (8, 16, 32, 64, 128, 256)  # bytes a residency row cycles, below
 RESIDENCY_ROWS = (1, 2, 4, 8, 16)  # GEMM rows of the residency rows: the streaming GEMMs (m/2 FLOP/B)
 HOST_COLD_WIDTHS = (32, 64, 128, 256, 384, 512, 768, 1024, 1536)  # host_cold chains: 27 kB to 38 MB a block
 HOST_COLD_ROWS = 4  # decode's few tokens
+HOST_COLD_EXTRA = (8, 16, 32, 48)  # distinct extra ops per block on the hot chain
 OVERHEAD_ROUNDS = 4  # times the launch and eager rows are measured in a full sweep (their min is used)
 MIN_REPS = 10  # the tracing-facts rule: at least 10 repetitions, min as capability, median beside it
 MAX_CALLS = 10_000  # cap on calls per repetition (a launch-sized op reaches the target well before it)
@@ -169,9 +170,10 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
             Bench(kind="residency", dtype="fp32", shape=(m, width, width, mib)) for m in ms for mib in sizes
         ]
         # the in-step host cost of small ops (hwsim.calibrate.host_cold): a hot chain to past the L2
-        widths = (32, 256) if quick else HOST_COLD_WIDTHS
-        benches += [Bench(kind=kind, dtype="fp32", shape=(w, HOST_COLD_ROWS)) for kind in HOST_COLD_KINDS
-                    for w in widths]  # fmt: skip
+        # and a hot chain with more distinct ops per block (their host state evicts it too)
+        shapes = [(w, HOST_COLD_ROWS, 0) for w in ((32, 256) if quick else HOST_COLD_WIDTHS)]
+        shapes += [(32, HOST_COLD_ROWS, extra) for extra in ((16,) if quick else HOST_COLD_EXTRA)]
+        benches += [Bench(kind=kind, dtype="fp32", shape=s) for kind in HOST_COLD_KINDS for s in shapes]
     return benches + [b for batch in overhead[3:] for b in batch]
 
 

@@ -86,19 +86,22 @@ measurements, the footprint made the training steps' estimates 2-13% lower and t
 worse (17.2% against 14.5% over all 23); a training step allocates fresh activations and gradients
 every step, so its streaming ops do not find them in the cache its footprint would suggest.
 
-`host_cold` ({aten | target: [[bytes, time], ...]}) is host time an op pays inside a step on top of
-its microbenchmark's: a step's GEMMs stream megabytes through the core's caches between two calls of
-the same small op, which evicts the host's own working set for that op (interpreter and dispatcher
-code, Python objects), and the op brings it back from the L3 or DRAM. The microbenchmarks that give
-the per-call costs (launch, the RMS norm op's small rows, the activations' small rows) run hot. On
-one Xeon core a one-element add took 1.7 us hot and 16-24 us right after a GEMV streamed 8 MiB; the
-zoo's RMS norm op 25 us hot, 92 us after (benchmarks/cold_host.py). Measured on a decoder-MLP chain
-(hwsim.calibrate.host_cold); the roofline adds, to each op outside the compute classes, the curve of
-its target ("aten" where the target has none) at the bytes the step's ops touched since the previous
-op of the same target (for an op's first call, since its last call in the previous step: steps
-repeat). Compute-class ops get none: their microbenchmarks already run after their own streaming
-(skinny GEMMs and decode attention cycle their operands) or are long enough not to care. It is host
-time: the schedule adds it to the op's launch interval (hwsim.schedule). Absent: none.
+`host_cold` ({op_bytes: bytes, aten | target: [[bytes, time], ...]}) is host time an op pays inside
+a step on top of its microbenchmark's. Between two calls of the same small op a step streams data
+through the core's caches (its GEMMs' weights) and runs other ops, each with host state of its own
+(interpreter and dispatcher code, Python objects, kernels); both evict the op's host working set,
+which it then brings back from the L3 or DRAM. The microbenchmarks that give the per-call costs
+(launch, the RMS norm op's and the activations' small rows) run hot. On one Xeon core a one-element
+add took 1.7 us hot and 16-24 us right after a GEMV streamed 8 MiB; the zoo's RMS norm op 25 us
+hot, 92 us after (benchmarks/cold_host.py), and 10 us more than hot after 32 distinct few-element
+ops with no data streamed at all. The curves give the extra seconds of ops of a target ("aten" where
+the target has none) over the distance since the previous call of the same target: the bytes its
+ops touched plus `op_bytes` for each of them (the host state one op brings in), both measured and
+fitted on a decoder-MLP chain (hwsim.calibrate.host_cold, hwsim.calibrate.fit). A target's first
+call in a step counts from its last call in the previous step (steps repeat); a target called once,
+the whole step. Compute-class ops get none: their microbenchmarks already run after their own
+streaming (skinny GEMMs and decode attention cycle their operands) or are long enough not to care.
+It is host time: the schedule adds it to the op's launch interval (hwsim.schedule). Absent: none.
 
 Classes without an entry use the `default` entry (memory-bound). A dtype without an entry uses its
 class's `default` entry; a dtype entry that gives only `best` keeps the default's curve.

@@ -85,6 +85,7 @@ class HostCold:
     between the measured points (the seconds may be 0, so not log-log), flat beyond them."""
 
     curves: tuple[tuple[str, tuple[tuple[float, float], ...]], ...]  # (key, ((bytes, seconds), ...))
+    op_bytes: float = 0.0  # host state each op touches, counted into the distance like its data bytes
 
     def keys(self) -> tuple[str, ...]:
         return tuple(key for key, _ in self.curves)
@@ -173,8 +174,17 @@ def read_host_cold(raw: Any, key: str, problems: Problems, keys: tuple[str, ...]
         problems.add(key, 'a mapping {aten: [["2 MiB", "5 us"], ...]}', shown(raw))
         return None
     curves: list[tuple[str, tuple[tuple[float, float], ...]]] = []
+    op_bytes = 0.0
     for name, pairs in raw.items():
         where = f"{key}.{name}"
+        if name == "op_bytes":
+            try:
+                op_bytes = parse_quantity(pairs, "bytes")
+            except QuantityError:
+                op_bytes = -1.0
+            if op_bytes < 0:
+                problems.add(where, 'bytes of host state per op, e.g. "48 KiB"', shown(pairs))
+            continue
         if name != "aten" and name not in keys:
             problems.add(where, f"aten or one of {', '.join(keys)}", shown(name))
             continue
@@ -193,4 +203,4 @@ def read_host_cold(raw: Any, key: str, problems: Problems, keys: tuple[str, ...]
             points.append((nbytes, seconds))
         if points:
             curves.append((str(name), tuple(sorted(points))))
-    return HostCold(curves=tuple(curves)) if curves else None
+    return HostCold(curves=tuple(curves), op_bytes=max(op_bytes, 0.0)) if curves else None

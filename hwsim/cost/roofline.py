@@ -26,6 +26,10 @@ gives no entry of its own is costed as the ATen passes its eager code runs (attr
 hwsim.trace.lowering): the sum of each pass's memory time at its own class's efficiency, plus one
 launch overhead for every pass after the first (the op's own launch is the schedule's).
 
+With `host_cold` curves, each op outside the compute classes also gets host seconds, read at the
+bytes and ops between it and the previous call of its target (hwsim.cost.calibration: `host_cold`);
+hwsim.schedule adds them to the op's launch interval.
+
 Ops are costed in numpy arrays, one group of ops per (op class, dtype, variant), so that a 10,000-op
 training step estimates in milliseconds (benchmarks/bench_estimate.py).
 """
@@ -171,11 +175,14 @@ class Roofline:
                        traffic_bytes=traffic, host_s=host)  # fmt: skip
 
     def _host_cold_s(self, ops: Sequence[Op], nbytes: np.ndarray) -> np.ndarray:
-        """Each op's `host_cold` seconds at the bytes the ops from its target's previous call up to it
-        touched (a target's first call: from its last call, the step being repeated; a target called
-        once: the whole step's bytes)."""
-        before = np.cumsum(nbytes) - nbytes  # bytes touched before each op starts
-        total = float(nbytes.sum())
+        """Each op's `host_cold` seconds at the distance from its target's previous call: the bytes the
+        ops from that call up to it touched, plus op_bytes for each (a target's first call: from its
+        last call, the step being repeated; a target called once: the whole step)."""
+        host_cold = self.calibration.host_cold
+        assert host_cold is not None
+        touched = nbytes + host_cold.op_bytes  # each op's data and the host state it brings in
+        before = np.cumsum(touched) - touched  # bytes touched before each op starts
+        total = float(touched.sum())
         last: dict[str, int] = {}
         first: dict[str, int] = {}
         distance = np.empty(len(ops))
@@ -186,8 +193,6 @@ class Roofline:
             first.setdefault(op.target, i)
         for target, i in first.items():  # wrap around: from the last call in the previous step
             distance[i] = total - before[last[target]] + before[i] if last[target] != i else total
-        host_cold = self.calibration.host_cold
-        assert host_cold is not None
         keys = np.array([op.target if op.target in host_cold.keys() else "aten" for op in ops])
         out = np.zeros(len(ops))
         for key in np.unique(keys):

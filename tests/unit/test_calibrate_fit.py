@@ -82,10 +82,10 @@ ROWS = [
     row("residency", "matmul", "1x1024x1024x8", 2.1e6, 4.2e6, 4e-5),
     row("residency", "matmul", "1x1024x1024x450", 2.1e6, 4.2e6, 1e-4),
     # in-step host cost per op over one block's bytes: noise below 0 (floored), a dip pooled (isotonic)
-    row("host_cold", "host", "32x4", 0.0, 3e4, -0.2 * US),
-    row("host_cold", "host", "512x4", 0.0, 4e6, 6 * US),
-    row("host_cold", "host", "1024x4", 0.0, 1.6e7, 4 * US),
-    row("host_cold_norm", "host", "512x4", 0.0, 4e6, 50 * US),
+    row("host_cold", "host", "32x4x0", 0.0, 3e4, -0.2 * US),
+    row("host_cold", "host", "512x4x0", 0.0, 4e6, 6 * US),
+    row("host_cold", "host", "1024x4x0", 0.0, 1.6e7, 4 * US),
+    row("host_cold_norm", "host", "512x4x0", 0.0, 4e6, 50 * US),
 ]
 
 
@@ -113,6 +113,8 @@ def test_fit_roofs_and_entries() -> None:
     assert [y for _, y in fit.residency[8]] == pytest.approx([0.5, 0.75, 0.75, 1.0])
     assert fit.residency[1] == ((8 * 2**20, 0.4), (450 * 2**20, 1.0))
     assert fit.op_entries["aten.gelu.default[tanh]"]["fp32"].best == pytest.approx(0.05)
+    # every block of 6 ops: nothing tells the ops' host state apart from the bytes, so op_bytes is 0
+    assert fit.host_op_bytes == 0.0
     assert fit.host_cold == {"aten": ((3e4, 0.0), (4e6, 5 * US), (1.6e7, 5 * US)),
                              "hwsim.rms_norm.default": ((4e6, 50 * US),)}  # fmt: skip
     assert fit.roofs.eager_overhead == pytest.approx({"train": 10 * US, "inference": 6 * US})
@@ -134,6 +136,23 @@ def test_fit_roofs_and_entries() -> None:
     assert fit.efficiency["matmul_memory"]["fp32"].best == pytest.approx(0.67)
     assert fit.efficiency["attention_memory"]["fp32"].best == pytest.approx(0.5)
     assert "softmax" not in fit.efficiency  # failed rows are not fitted
+
+
+def test_host_cold_fits_the_host_state_per_op_that_orders_the_rows() -> None:
+    # 54 ops of no data cost 1.5 us, more than 1 MB streamed in 6 ops (0.5 us), less than 4 MB (2 us):
+    # only a host state per op of about 20-80 kB puts the rows in a non-decreasing order
+    chain = [
+        row("host_cold", "host", "32x4x0", 0.0, 3e4, 0.0),
+        row("host_cold", "host", "32x4x48", 0.0, 3e4, 1.5 * US),
+        row("host_cold", "host", "256x4x0", 0.0, 1e6, 0.5 * US),
+        row("host_cold", "host", "512x4x0", 0.0, 4e6, 2 * US),
+        row("host_cold", "host", "1024x4x0", 0.0, 1.6e7, 5 * US),
+    ]
+    fit = fit_rows(ROWS[:2] + [r for r in ROWS if r["kind"] == "copy"] + chain)
+    assert 16 * 2**10 < fit.host_op_bytes < 128 * 2**10
+    distances = [d for d, _ in fit.host_cold["aten"]]
+    assert distances == sorted(distances) and distances[2] == 3e4 + 54 * fit.host_op_bytes
+    assert [t for _, t in fit.host_cold["aten"]] == pytest.approx([0, 0.5 * US, 1.5 * US, 2 * US, 5 * US])
 
 
 def test_fit_statistic_chooses_the_column_and_the_round() -> None:
@@ -199,7 +218,9 @@ def test_cpu_files_load_back(tmp_path: Path) -> None:
     assert cal.residency(2**30) == pytest.approx(1.0)
     assert cal.residency(8 * 2**20) == pytest.approx(0.4)  # not a GEMM: the fewest rows' curve
     assert cal.host_cold is not None and cal.host_cold.keys() == ("aten", "hwsim.rms_norm.default")
-    assert cal.host_cold.many("aten", np.array([1e3, 4e6, 1e9])) == pytest.approx([0, 5 * US, 5 * US])
+    assert cal.host_cold.op_bytes == 0.0
+    distances = np.array([1e3, 4e6 + 6 * cal.host_cold.op_bytes, 1e9])
+    assert cal.host_cold.many("aten", distances) == pytest.approx([0, 5 * US, 5 * US])
     dev = load_system(dev_path)
     assert dev.kind == "cpu" and dev.measured and dev.vendor == "Intel"
     assert dict(dev.vector_flops) == {"fp32": 1e11} and not dev.matrix_flops

@@ -159,21 +159,23 @@ def test_residency_is_read_and_bad_pairs_are_named(tmp_path: Path) -> None:
 
 def test_host_cold_is_read_interpolated_in_log_bytes_and_bad_entries_are_named(tmp_path: Path) -> None:
     body = "efficiency:\n  default: {default: {best: 0.5}}\n"
-    text = "host_cold:\n  aten: [[1 MiB, 0 s], [4 MiB, 10 us]]\n"
+    text = "host_cold:\n  op_bytes: 64 KiB\n  aten: [[1 MiB, 0 s], [4 MiB, 10 us]]\n"
     text += '  "hwsim.rms_norm.default": [[1 MiB, 50 us]]\n'
     cold = load_calibration(write(tmp_path, HEAD + text + body)).host_cold
     assert cold is not None and cold.keys() == ("aten", "hwsim.rms_norm.default")
+    assert cold.op_bytes == 64 * 2**10
     at = np.array([2**19, 2 * 2**20, 2**30])  # below, halfway in log(bytes), beyond
     assert cold.many("aten", at) == pytest.approx([0.0, 5e-6, 10e-6])
     assert cold.many("aten.mul.Tensor", at) == pytest.approx([0.0, 5e-6, 10e-6])  # no curve: aten's
     assert cold.many("hwsim.rms_norm.default", at) == pytest.approx([50e-6] * 3)
     with pytest.raises(InputError) as info:
-        bad = "host_cold:\n  aten: [[1 MiB, -1 us], [0, 2 us]]\n  hwsim.rmsnorm: [[1 MiB, 1 us]]\n"
+        bad = "host_cold:\n  op_bytes: -1 kB\n  aten: [[1 MiB, -1 us], [0, 2 us]]\n  hwsim.rmsnorm: [[1 MiB, 1 us]]\n"
         load_calibration(write(tmp_path, HEAD + bad + body))
     text = str(info.value)
     expected = 'expected a pair ["2 MiB", "5 us"] (bytes > 0, a time >= 0)'
     assert f"host_cold.aten[0]: {expected}, got ['1 MiB', '-1 us']" in text
     assert "host_cold.aten[1]: expected a pair" in text
+    assert 'host_cold.op_bytes: expected bytes of host state per op, e.g. "48 KiB", got "-1 kB"' in text
     assert "host_cold.hwsim.rmsnorm: expected aten or one of hwsim.rms_norm.default" in text
     with pytest.raises(InputError, match=r"host_cold: expected a mapping \{aten: "):
         load_calibration(write(tmp_path, HEAD + "host_cold: [1 us]\n" + body))

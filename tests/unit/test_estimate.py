@@ -309,6 +309,10 @@ def test_host_cold_adds_to_small_ops_at_the_bytes_since_their_targets_last_call(
     assert cold.to_json()["calibration"]["host_cold"] == {"total_s": pytest.approx(host.sum()),
                                                           "most_s": pytest.approx(host.max())}  # fmt: skip
     assert plain.costs.host_s is None and plain.to_json()["calibration"]["host_cold"]["total_s"] == 0.0
+    # each op also brings in op_bytes of host state: the second add's distance counts two ops' worth
+    with_state = "host_cold:\n  op_bytes: 1 MB\n  aten: [[12 kB, 0 s], [1 GB, 10 us]]\n"
+    host = estimate(graph(*ops, dtype="fp32"), CPU, _calibration(tmp_path, with_state)).costs.host_s
+    assert host[2] == pytest.approx(at(small.bytes + big.bytes + 2e6))
 
 
 def test_residency_reads_a_gemm_at_its_rows_and_other_ops_at_the_fewest(tmp_path) -> None:  # noqa: ANN001
