@@ -356,6 +356,7 @@ def compare(
         "name": cal.name, "path": display_path(Path(cal.path)), "fitted": cal.fitted, "threads": cal.threads,
         "launch_overhead_s": cal.launch_overhead, "eager_overhead_s": est.eager_overhead_s,
         "unfused_ops": sorted(cal.unfused_ops), "residency": est.costs.residency_json(),
+        "host_cold": est.costs.host_cold_json(),
         "fitted_on": dict(cal.meta), "ops_outside_range": n_out, "time_share_outside_range": share_out,
     }  # fmt: skip
     return Validation(

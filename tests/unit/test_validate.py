@@ -169,6 +169,7 @@ def test_validation_json(validated) -> None:
         assert {"matched", "measured_s", "estimated_s", "error", "mape", "noise"} <= set(figures), name
     assert set(doc["targets"]) == {"matmul_mape", "attention_mape", "end_to_end_error"}
     assert doc["calibration"]["ops_outside_range"] >= 0 and len(doc["worst_ops"]) == 10
+    assert set(doc["calibration"]["host_cold"]) == {"total_s", "most_s"}
 
 
 def test_report_files(validated) -> None:
