@@ -40,7 +40,8 @@ def main(folder: Path) -> int:
         step = report["end_to_end"]["measured_s"]
         for part, seconds in report["attribution_s"].items():
             shares[group][part.removeprefix("matched ")].append(seconds / step)
-    parts = sorted({p for g in GROUPS for p in shares[g]}, key=lambda p: (p.startswith(("per-op", "outside")), p))
+    last = ("per-op", "outside")  # the step-level parts after the op classes
+    parts = sorted({p for g in GROUPS for p in shares[g]}, key=lambda p: (p.startswith(last), p))
     print("| part | " + " | ".join(f"{g} ({counts[g]})" for g in GROUPS) + " |")
     print("|---|" + "---:|" * len(GROUPS))
     for part in parts:

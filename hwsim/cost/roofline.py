@@ -183,21 +183,28 @@ class Roofline:
         touched = nbytes + host_cold.op_bytes  # each op's data and the host state it brings in
         before = np.cumsum(touched) - touched  # bytes touched before each op starts
         total = float(touched.sum())
+        n = len(ops)
+        previous = np.arange(n)  # the previous call of each op's target (itself: none in this step)
         last: dict[str, int] = {}
         first: dict[str, int] = {}
-        distance = np.empty(len(ops))
+        known = set(host_cold.keys())
+        groups: dict[str, list[int]] = {}  # curve key -> ops
         for i, op in enumerate(ops):
-            j = last.get(op.target)
-            distance[i] = before[i] - before[j] if j is not None else np.nan
-            last[op.target] = i
-            first.setdefault(op.target, i)
+            target = op.target
+            j = last.get(target)
+            if j is None:
+                first[target] = i
+            else:
+                previous[i] = j
+            last[target] = i
+            groups.setdefault(target if target in known else "aten", []).append(i)
+        distance = before - before[previous]
         for target, i in first.items():  # wrap around: from the last call in the previous step
             distance[i] = total - before[last[target]] + before[i] if last[target] != i else total
-        keys = np.array([op.target if op.target in host_cold.keys() else "aten" for op in ops])
-        out = np.zeros(len(ops))
-        for key in np.unique(keys):
-            idx = np.flatnonzero(keys == key)
-            out[idx] = host_cold.many(str(key), distance[idx])
+        out = np.zeros(n)
+        for key, members in groups.items():
+            idx = np.asarray(members)
+            out[idx] = host_cold.many(key, distance[idx])
         return out
 
     def _passes_s(self, op: Op) -> float:
