@@ -52,8 +52,8 @@ EPS = 1e-5
 
 def host_cold_counts(shape: tuple[int, ...], element_bytes: int) -> tuple[float, float]:
     """(0 FLOP, one block's bytes) for a (width, rows, extra) chain: each op's reads and writes as
-    hwsim.trace.rules counts them, summed over a block (an extra op: at most two inputs and an output
-    of rows x width)."""
+    hwsim.trace.rules counts them, summed over a block (an extra op counted as two inputs and an output
+    of rows x width: most of them; cat and stack write twice that, a few read one input)."""
     width, rows, extra = shape
     up, act = width * 2 * width, rows * 2 * width
     block = (
@@ -195,5 +195,5 @@ def extra_ops() -> tuple[Any, ...]:
 
 
 def build_host_cold(kind: str):  # noqa: ANN201
-    """A microbench Build for `kind`: (shape = (width, rows), torch dtype, device) -> HostCold."""
+    """A microbench Build for `kind`: (shape = (width, rows, extra), torch dtype, device) -> HostCold."""
     return lambda shape, dtype, device: HostCold(kind, shape, dtype, device)

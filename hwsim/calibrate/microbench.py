@@ -77,7 +77,9 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
     core); CUDA sizes reach 16384^3 and 4 GiB, well beyond an H200's 50 MiB L2. Skinny GEMMs (m of 1
     to 64 rows: decode) and one-query attention over a KV cache measure the memory-bound side of the
     compute classes; attention runs forward and backward, from tens of tokens (head size 16 to 128) to
-    thousands. `quick` is a small sweep for tests and CI (a few seconds on one CPU core).
+    thousands. The CPU sweep also measures what the host pays for ops inside a step: decode GEMMs
+    cycling their weights (residency) and decoder-MLP chains whose GEMMs stream their weights
+    (host_cold). `quick` is a small sweep for tests and CI (a few seconds on one CPU core).
     """
     eager = [("eager_train", (16, 8)), ("eager_infer", (16, 8))]  # (width, tokens): hwsim.calibrate.eager
     if device == "cpu":

@@ -35,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Measure this host (CPU or CUDA GPU) and fit a calibration and a measured device file.",
         description=(
             "Run microbenchmarks (GEMM, copy, add, softmax, layer and RMS norm, causal flash attention, "
-            "a one-element op for the dispatch/launch overhead) and collectives (all-reduce, all-gather, "
+            "a one-element op for the dispatch/launch overhead, on a CPU also the host's in-step cost of "
+            "small ops between streaming GEMMs) and collectives (all-reduce, all-gather, "
             "reduce-scatter, all-to-all with real processes), writing each measurement to CSV as it is "
             "taken. Then fit a calibration (schema hwsim.calibration/1, fitted: true) and a device file "
             "with the measured peaks (schema hwsim.device/1, measured: true). Times are seconds, rates "

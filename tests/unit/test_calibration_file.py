@@ -169,7 +169,8 @@ def test_host_cold_is_read_interpolated_in_log_bytes_and_bad_entries_are_named(t
     assert cold.many("aten.mul.Tensor", at) == pytest.approx([0.0, 5e-6, 10e-6])  # no curve: aten's
     assert cold.many("hwsim.rms_norm.default", at) == pytest.approx([50e-6] * 3)
     with pytest.raises(InputError) as info:
-        bad = "host_cold:\n  op_bytes: -1 kB\n  aten: [[1 MiB, -1 us], [0, 2 us]]\n  hwsim.rmsnorm: [[1 MiB, 1 us]]\n"
+        bad = "host_cold:\n  op_bytes: -1 kB\n  aten: [[1 MiB, -1 us], [0, 2 us]]\n"
+        bad += "  hwsim.rmsnorm: [[1 MiB, 1 us]]\n"
         load_calibration(write(tmp_path, HEAD + bad + body))
     text = str(info.value)
     expected = 'expected a pair ["2 MiB", "5 us"] (bytes > 0, a time >= 0)'

@@ -51,21 +51,25 @@ def test_unknown_mode() -> None:
     kernels=st.lists(st.floats(min_value=0.0, max_value=1e-3), min_size=1, max_size=60),
     overhead=st.floats(min_value=0.0, max_value=1e-4),
     mode=st.sampled_from(["sync", "async", "graph"]),
+    host=st.one_of(st.none(), st.floats(min_value=0.0, max_value=1e-4)),
 )
 def test_closed_form_equals_the_step_by_step_recurrence(
-    kernels: list[float], overhead: float, mode: str
+    kernels: list[float], overhead: float, mode: str, host: float | None
 ) -> None:
+    # host: every op's extra host time before its launch, varied per op (host_s); none in a graph
+    extra = [host * (i % 3) for i in range(len(kernels))] if host is not None else [0.0] * len(kernels)
     end, issue, ends = 0.0, (overhead if mode == "graph" else 0.0), []
-    for k in kernels:
+    for k, more in zip(kernels, extra, strict=True):
         if mode == "sync":
-            start = end + overhead
+            start = end + overhead + more
         elif mode == "async":
-            issue += overhead
+            issue += overhead + more
             start = max(end, issue)
         else:
             start = max(end, issue)
         end = start + k
         ends.append(end)
-    timeline = schedule(np.array(kernels), overhead, mode)
+    host_s = np.array(extra) if host is not None else None
+    timeline = schedule(np.array(kernels), overhead, mode, host_s=host_s)
     assert np.allclose(timeline.end_s, ends, rtol=1e-9, atol=1e-15)
     assert np.all(timeline.waited_s >= -1e-15)
