@@ -8,9 +8,12 @@ chain (hwsim.calibrate.eager) runs tiny modules whose data stays in the L1 and L
 step the same ops run between GEMMs that stream their weights through the caches, and on one Xeon
 core they took about 3x as long there (reports/validation: 3-5 us per few-element op, 45-70 us per
 RMS norm call on a short row). This script times each op once per iteration (median of 400, us),
-hot and right after an eviction: copying 1, 4 and 16 MiB, or one small GEMM (0.4 MB of weights).
+hot and right after an eviction: copying 1, 4 and 16 MiB, or one small GEMM (0.4 MB of weights,
+the same each time: it stays in the L2 and evicts little; a GEMV over weights cycled past the
+cache does evict, as the calibration's host_cold chain shows).
 The gap between the hot and the evicted times is host work (Python objects, the dispatcher, the
-allocator) that has to come back from memory, not kernel time; hwsim does not model it yet
+allocator) that has to come back from memory, not kernel time. The calibration measures it on a
+decoder-MLP chain (hwsim.calibrate.host_cold) and the estimate adds it as `host_cold`
 (reports/validation/FINDINGS.md).
 """
 
