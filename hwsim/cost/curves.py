@@ -81,7 +81,8 @@ class Residency:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HostCold:
     """The `host_cold` curves: per key ("aten": any op; or an op's target), the host seconds an op pays
-    in a step over the bytes the step streamed since the op's previous call. Linear in log(bytes)
+    in a step over the distance since the op's previous call (the bytes the ops in between touched,
+    plus op_bytes for each of them: hwsim.cost.roofline). Linear in log(bytes)
     between the measured points (the seconds may be 0, so not log-log), flat beyond them."""
 
     curves: tuple[tuple[str, tuple[tuple[float, float], ...]], ...]  # (key, ((bytes, seconds), ...))
@@ -168,8 +169,8 @@ def _read_residency_curve(raw: Any, key: str, problems: Problems) -> Curve | Non
 
 
 def read_host_cold(raw: Any, key: str, problems: Problems, keys: tuple[str, ...]) -> HostCold | None:
-    """host_cold: {aten | target: [["2 MiB", "5 us"], ...]}, bytes a positive quantity, time >= 0,
-    a target one of `keys`."""
+    """host_cold: {op_bytes: "32 KiB", aten | target: [["2 MiB", "5 us"], ...]}, bytes a positive
+    quantity, time >= 0, a target one of `keys`, op_bytes (optional, default 0) bytes >= 0."""
     if not isinstance(raw, dict) or not raw:
         problems.add(key, 'a mapping {aten: [["2 MiB", "5 us"], ...]}', shown(raw))
         return None
