@@ -115,6 +115,9 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
         )
         lines.append("matmul_skinny:")
         lines += _factor_table_lines(fit.skinny, host.device, "  ")
+    if fit.attention_size != "op":
+        lines.append("# the attention curves' x: the ideal time of one (batch, head) slice")
+        lines.append(f"attention_size: {fit.attention_size}")
     if fit.heads:
         lines.append("# attention by head size: [head size, factor on the attention curve]")
         lines.append("attention_head:")
@@ -228,7 +231,9 @@ def write_fit(
 ) -> Fit:
     """Fit the rows of folder/micro.csv and write the calibration and device files (atomically)."""
     csv_path = folder / "micro.csv"
-    fit = fit_rows(read_rows(csv_path, MICRO), where=display_path(csv_path))
+    # one CPU thread runs an attention op's heads one after another (hwsim.cost.calibration)
+    size = "head" if host.device == "cpu" and host.threads == 1 else "op"
+    fit = fit_rows(read_rows(csv_path, MICRO), where=display_path(csv_path), attention_size=size)
     measurements = display_path(folder)
     write_text_atomic(device_path, device_yaml(fit, host, command=command, measurements=measurements))
     write_text_atomic(

@@ -101,8 +101,10 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
             mem_dtypes, rows, cols = ("fp32", "bf16"), (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536), 1024
             act_rows = (4, 16, 64, 256, 1024, 4096, 16384)  # 16 MiB at most: GELU's tanh form is slow here
             long = [(1, 4, s, 128) for s in (128, 256, 512, 1024, 2048, 4096)]
-            short = [(2, 4, s, 64) for s in (32, 64, 128, 256, 512)] + [(2, 4, s, 16) for s in (32, 128)]
-            short += [(2, 4, s, 32) for s in (32, 128, 512)]  # head sizes 16 to 128 in powers of two
+            # head sizes 16 to 128 in powers of two, each over the contexts of the zoo's small models:
+            # the attention_head factors compare head sizes at equal (per-head) ideal time
+            short = [(2, 4, s, d) for d in (16, 32, 64) for s in (32, 64, 128, 256, 512)]
+            short += [(2, 4, s, 128) for s in (32, 64)]
             attn = {"fp32": long + short, "bf16": long}
             attn_bwd = {"fp32": [(1, 4, s, 128) for s in (128, 512, 2048)] + short, "bf16": long[:3]}
             decode = {dt: [(8, 8, kv, 64) for kv in (32, 128, 512, 2048)] for dt in ("fp32", "bf16")}

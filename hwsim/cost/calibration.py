@@ -53,6 +53,14 @@ efficiency of an attention op is min(1, best x curve(ideal) x factor(d)), the fa
 law in d between its points and flat beyond the measured sizes; it is relative to the class's curve, which
 pools all head sizes, so it may exceed 1 (at most MAX_HEAD_FACTOR).
 
+`attention_size` (op or head, default op) says what the size x of the attention curves is: the ideal
+time of the whole op (op), or of one (batch, head) slice of it (head: x = FLOP / (batch x heads) /
+peak; the op's efficiency is the slice's). A core that runs the heads one after another, as one CPU
+thread does, spends on each head a fixed cost (its blocks' softmax bookkeeping, two small GEMMs'
+set-up) that an op-sized x cannot see: at equal FLOPs, 64 one-query heads of 32 took 1.45x as
+long as 32 heads of 64 on one Xeon core. Fitted CPU calibrations of one thread write `head`; a GPU,
+which spreads heads over its SMs, keeps `op` (hwsim.calibrate.fit says what the choice bought).
+
 `op_entries` ({key: {dtype: entry}}, keys in hwsim.ir.OP_ENTRY_KEYS) gives some ops an entry of their
 own in place of their class's, measured on the op itself (fractions of the memory bandwidth):
 - activations, whose arithmetic, not their bytes, can set their time (GELU's tanh form on a CPU core:
@@ -124,6 +132,7 @@ from hwsim.units import QuantityError, parse_quantity
 from hwsim.yamlio import FieldReader, display_path, load_with_extends
 
 __all__ = [
+    "ATTENTION_SIZES",
     "COMPUTE_CLASSES",
     "STATISTICS",
     "STREAMING_INTENSITY",
@@ -150,6 +159,7 @@ EFFICIENCY_KEYS = (
 STREAMING_INTENSITY = 8.0
 HEAD_KEYS = ("attention", "attention_bwd")  # attention_head keys
 MAX_HEAD_FACTOR = 10.0  # a head-size factor is relative to the pooled curve: it may exceed 1
+ATTENTION_SIZES = ("op", "head")  # `attention_size`: what the x of the attention curves measures
 STATISTICS = ("min", "median")  # `statistic`: of each microbenchmark's repetitions
 EAGER_MODES = ("train", "inference")  # eager_overhead keys: a training step, a no-grad inference step
 
@@ -178,6 +188,7 @@ class Calibration:
     matmul_skinny: Mapping[str, Curve] = field(default_factory=dict)  # dtype -> factor over smallest dim
     # attention / attention_bwd -> dtype -> factor over head size
     attention_head: Mapping[str, Mapping[str, Curve]] = field(default_factory=dict)
+    attention_size: str = "op"  # ATTENTION_SIZES: an attention curve's x is the whole op's or one head's
     efficiency: Mapping[str, Mapping[str, ClassEfficiency]]  # op class -> dtype ("default") -> entry
     threads: int | None = None  # CPU threads the measurements used; estimates assume the same
     fitted: bool = False  # True when produced by `hwsim calibrate` from measurements
@@ -323,6 +334,7 @@ def load_calibration(ref: str | Path) -> Calibration:
             table = head_reader.mapping(key)
             heads[key] = read_factor_table(table, problems, what="head size", most=MAX_HEAD_FACTOR)
         head_reader.finish()
+    attention_size = top.string("attention_size", choices=ATTENTION_SIZES, default="op") or "op"
     residency = (
         read_residency(data["residency"], top.key("residency"), problems) if top.has("residency") else None
     )
@@ -386,6 +398,7 @@ def load_calibration(ref: str | Path) -> Calibration:
         unfused_ops=frozenset(unfused or ()),
         matmul_skinny=skinny,
         attention_head=heads,
+        attention_size=attention_size,
         efficiency=efficiency,
         threads=threads,
         fitted=fitted,

@@ -5,7 +5,8 @@
 Efficiencies come from the calibration by op class and dtype; backward-phase ops use the class's
 `_bwd` entry, the memory term of a matmul or attention op its `_memory` entry, a GEMM with a
 small output dimension the `matmul_skinny` factor, an attention op the `attention_head` factor at
-its head size, and an op with an entry of its own (`op_entries`: activations, the zoo's RMS norm)
+its head size (read at the ideal time of one (batch, head) slice where the calibration's
+`attention_size` is head), and an op with an entry of its own (`op_entries`: activations, the zoo's RMS norm)
 that entry, where the calibration has them (hwsim.cost.calibration).
     kernel_s   = max(compute_s, memory_s)
 
@@ -135,18 +136,21 @@ class Roofline:
                 if peak is None:
                     raise ValueError(f"{self.device.name} has no compute rate for {dtype}")
                 ideal = flop[idx] / peak
-                efficiency = entry.many(ideal)
+                size = ideal  # the x its curves are read at (attention_size: the op's or one head's)
+                if op_class == "attention" and cal.attention_size == "head":
+                    size = ideal / np.array([_head_slices(ops[i]) for i in members])
+                efficiency = entry.many(size)
                 skinny = cal.skinny(dtype) if op_class == "matmul" else None
                 if skinny is not None:
                     smallest = np.array([_smallest_dim(ops[i]) for i in members])
                     factor = np.where(smallest <= skinny.points[-1][0], skinny.many(smallest), 1.0)
-                    efficiency = entry.best * np.minimum(entry.curve.many(ideal), factor)
+                    efficiency = entry.best * np.minimum(entry.curve.many(size), factor)
                 head = cal.head_factor("attention_bwd" if backward else "attention", dtype)
                 if op_class == "attention" and head is not None:
                     d = np.array([float(ops[i].attrs.get("head_dim", 0)) for i in members])
                     efficiency = np.minimum(1.0, efficiency * np.where(d > 0, head.many(d), 1.0))
                 compute_s[idx] = ideal / efficiency
-                in_range[idx] = entry.curve.covers_many(ideal)
+                in_range[idx] = entry.curve.covers_many(size)
             memory_entry = cal.variant(op_class, "memory", dtype, "default") if is_compute else entry
             mem = memory_ideal[idx]
             memory_s[idx] = np.where(mem > 0, mem / memory_entry.many(mem), 0.0)
@@ -219,6 +223,12 @@ class Roofline:
 
     def __call__(self, op: Op) -> OpCost:
         return self.costs([op])[0]
+
+
+def _head_slices(op: Op) -> float:
+    """batch x heads of an attention op (hwsim.trace.rules records both): the slices a core runs one
+    after another; 1 when not recorded."""
+    return float(max(1, int(op.attrs.get("batch", 1)) * int(op.attrs.get("heads", 1))))
 
 
 def _smallest_dim(op: Op) -> float:

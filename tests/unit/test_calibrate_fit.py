@@ -197,6 +197,7 @@ def test_cpu_files_load_back(tmp_path: Path) -> None:
     cal_path, dev_path = _write(tmp_path, ROWS, CPU_HOST, "test_cpu_9000_1t")
     cal = load_calibration(cal_path)
     assert cal.fitted and cal.threads == 1 and cal.statistic == "median"
+    assert cal.attention_size == "head"  # one thread runs the heads one after another
     assert (cal.applies_to_kind, cal.applies_to_device) == ("cpu", "test_cpu_9000_1t")
     assert cal.launch_overhead == pytest.approx(1e-6)
     assert cal.meta["torch"] == "2.13.0+cpu" and cal.meta["command"] == "hwsim calibrate --quick"
@@ -229,6 +230,23 @@ def test_cpu_files_load_back(tmp_path: Path) -> None:
     assert "hwsim calibrate --quick" in dev.sources[0]
 
 
+def test_attention_size_head_puts_an_attention_row_at_one_heads_ideal_time() -> None:
+    # 2 x 4 heads of the 1 x 1 rows' shape: ideal 16 ms for the op, 2 ms for one head; 0.5 of the peak
+    rows = ROWS + [row("attention", "attention", "2x4x512x64", 1.6e9, 8e6, 1 * US + 16e-3 / 0.5)]
+    by_op = fit_rows(rows).efficiency["attention"]["fp32"]
+    assert [x for x, _ in by_op.points] == pytest.approx([2e-3, 16e-3])
+    by_head = fit_rows(rows, attention_size="head")
+    entry = by_head.efficiency["attention"]["fp32"]
+    assert by_head.attention_size == "head" and entry.best == pytest.approx(0.5)
+    assert [x for x, _ in entry.points] == pytest.approx([2e-3])  # one size: the three rows pooled
+    assert entry.points[0][1] == pytest.approx((0.25 + 0.2 + 0.5) / 3 / 0.5, rel=1e-2)
+    # the backward and decode rows are not attention_size's: 1 x 1 and memory-bound as before
+    assert by_head.efficiency["attention_bwd"] == fit_rows(rows).efficiency["attention_bwd"]
+    assert by_head.efficiency["attention_memory"] == fit_rows(rows).efficiency["attention_memory"]
+    with pytest.raises(ValueError, match="attention_size must be one of op, head"):
+        fit_rows(rows, attention_size="slice")
+
+
 def test_gpu_files_load_back(tmp_path: Path) -> None:
     rows = ROWS + [
         row("gemm", "matmul", "8192x8192x8192", 2 * 8192.0**3, 3 * 8192.0**2 * 2, 1.5e-3, dtype="bf16"),
@@ -241,6 +259,7 @@ def test_gpu_files_load_back(tmp_path: Path) -> None:
     assert dev.sram == 50 * 2**20
     cal = load_calibration(cal_path)
     assert cal.applies_to_kind == "gpu" and cal.threads is None and cal.meta["driver"] == "570.1"
+    assert cal.attention_size == "op"  # a GPU spreads the heads over its SMs
     assert set(cal.efficiency["matmul"]) == {"default", "fp32"}  # on a GPU the default dtype is bf16
     assert cal.entry("matmul", "bf16").curve.points == ((1.5e-3, 1.0),)
 

@@ -216,6 +216,15 @@ def test_bad_skinny_pairs_are_reported(tmp_path: Path) -> None:
     assert f"matmul_skinny.default[1]: {expected}, got [8, 2]" in str(info.value)
 
 
+def test_attention_size_is_read_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    body = "efficiency:\n  default: {default: {best: 0.8}}\n"
+    assert load_calibration(write(tmp_path, HEAD + body)).attention_size == "op"  # the default
+    assert load_calibration(write(tmp_path, HEAD + "attention_size: head\n" + body)).attention_size == "head"
+    with pytest.raises(InputError) as info:
+        load_calibration(write(tmp_path, HEAD + "attention_size: heads\n" + body))
+    assert 'attention_size: expected one of op, head, got "heads"' in str(info.value)
+
+
 def test_attention_head_factors_are_read_and_bad_entries_are_named(tmp_path: Path) -> None:
     body = "efficiency:\n  default: {default: {best: 0.8}}\n"
     heads = "attention_head:\n  attention: {default: [[32, 0.8], [128, 1.2]]}\n"

@@ -367,6 +367,33 @@ def test_attention_head_factor_scales_attention_by_its_head_size(tmp_path) -> No
     assert costs[2].compute_s == pytest.approx(plain[2].compute_s)  # no attention_bwd factors
 
 
+def test_attention_size_head_reads_the_curve_at_one_heads_ideal_time(tmp_path) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    target = "aten._scaled_dot_product_flash_attention_for_cpu.default"
+    op = replace(matmul(0, 512, 512, 512, dtype="fp32"), target=target, op_class="attention",
+                 attrs={"batch": 2, "heads": 4, "head_dim": 64})  # fmt: skip
+    ideal = op.flop / 1e11  # 2.7 ms at the device's peak
+    curve = "  attention: {default: {best: 1.0, curve: [[100 us, 0.1], [10 ms, 1]]}}\n"
+
+    def compute_s(size: str) -> float:
+        path = tmp_path / "cal.yaml"
+        path.write_text(
+            "schema: hwsim.calibration/1\napplies_to: {kind: cpu}\nsources: [test]\nlaunch_overhead: 1 us\n"
+            + size
+            + "efficiency:\n  default: {default: {best: 0.5}}\n"
+            + curve
+        )
+        return estimate(graph(op, dtype="fp32"), CPU, load_calibration(path)).costs[0].compute_s
+
+    def efficiency(x: float) -> float:  # the curve, a power law between its points
+        return 0.1 * 10.0 ** (math.log(x / 100e-6) / math.log(100.0))
+
+    assert compute_s("") == pytest.approx(ideal / efficiency(ideal))
+    assert compute_s("attention_size: op\n") == pytest.approx(ideal / efficiency(ideal))
+    assert compute_s("attention_size: head\n") == pytest.approx(ideal / efficiency(ideal / 8))  # 2 x 4 heads
+
+
 def test_residency_shortens_only_the_dram_time_not_a_fixed_per_call_cost(tmp_path) -> None:  # noqa: ANN001
     from dataclasses import replace
 
