@@ -7,18 +7,18 @@
 #                                                        rounds with the current calibration)
 #
 # Two sets of model shapes, none of them seen by the calibration (fitted on microbenchmarks only):
-# - dev: the thirty-three shapes validated while the cost model was being developed (seven in the
+# - dev: the thirty-eight shapes validated while the cost model was being developed (seven in the
 #   first two sessions, four as the second session's fresh set, twelve as the third session's fresh
-#   sets A, B and C, five as the fourth session's set D, five as the fifth session's set E, whose
-#   first runs BENCHMARKS.md lists).
+#   sets A, B and C, five as the fourth session's set D, five each as the fifth session's sets E and
+#   F, whose first runs BENCHMARKS.md lists).
 #   Their reports guided which effects were modelled (eager framework time, unfused RMS norm, skinny
 #   GEMMs, operands out of the last-level cache, median times, activations' own entries, waiting for
 #   a settled host, cache residency per GEMM row count, the RMS norm op's own entry, attention by
-#   head size, in-step host cost), though no constant was fitted to them: they are held out from
-#   the fit, not from the developers.
+#   head size, in-step host cost, attention curves per head), though no constant was fitted to
+#   them: they are held out from the fit, not from the developers.
 # - fresh: five shapes chosen (and committed in this script) before any of them was run; their first
-#   run comes after the fifth session's last method change ("fresh F"; head sizes 32, 32, 64, 48,
-#   32; two decode steps, one MoE): the honest held-out figure.
+#   run comes after the sixth session's last method change ("fresh G"; head sizes 32, 64, 32, 80,
+#   56; two decode steps, one MoE): the honest held-out figure.
 # Each workload is measured in 3 rounds (20 repetitions each, 1 thread) merged as the least over rounds
 # (hwsim.calibrate.rounds), and the rounds are interleaved across the workloads: pass 1 measures
 # round 1 of every workload anew, pass 2 adds round 2 (round 1 resumes from its stored rows), pass 3
@@ -100,8 +100,6 @@ if [[ $which_set == dev || $which_set == all ]]; then
   run gpt-tiny-train --set model.hidden=256 --set model.heads=8 --set model.ffn_hidden=768 --set task.seq_len=104
   run mixtral-tiny-train --set model.hidden=192 --set model.heads=6 --set model.kv_heads=2 --set model.ffn_hidden=416 \
     --set task.seq_len=72
-fi
-if [[ $which_set == fresh || $which_set == all ]]; then
   run llama-tiny-decode --set model.hidden=320 --set model.heads=10 --set model.kv_heads=2 \
     --set model.ffn_hidden=864 --set task.batch=5 --set task.context_len=90
   run llama-tiny-decode --set model.hidden=384 --set model.heads=12 --set model.kv_heads=4 \
@@ -111,6 +109,17 @@ if [[ $which_set == fresh || $which_set == all ]]; then
   run gpt-tiny-train --set model.hidden=288 --set model.heads=6 --set model.ffn_hidden=1024 --set task.seq_len=96
   run mixtral-tiny-train --set model.hidden=256 --set model.heads=8 --set model.kv_heads=4 --set model.ffn_hidden=384 \
     --set task.seq_len=64
+fi
+if [[ $which_set == fresh || $which_set == all ]]; then
+  run llama-tiny-decode --set model.hidden=448 --set model.heads=14 --set model.kv_heads=2 \
+    --set model.ffn_hidden=1216 --set task.batch=3 --set task.context_len=100
+  run llama-tiny-decode --set model.hidden=384 --set model.heads=6 --set model.kv_heads=2 \
+    --set model.ffn_hidden=1024 --set task.batch=4 --set task.context_len=88
+  run llama-tiny-train --set model.layers=2 --set model.hidden=352 --set model.heads=11 --set model.kv_heads=1 \
+    --set model.ffn_hidden=960 --set task.seq_len=104
+  run gpt-tiny-train --set model.hidden=320 --set model.heads=4 --set model.ffn_hidden=1024 --set task.seq_len=112
+  run mixtral-tiny-train --set model.hidden=224 --set model.heads=4 --set model.kv_heads=2 --set model.ffn_hidden=448 \
+    --set task.seq_len=80
 fi
 }
 
