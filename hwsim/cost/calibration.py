@@ -57,9 +57,10 @@ pools all head sizes, so it may exceed 1 (at most MAX_HEAD_FACTOR).
 time of the whole op (op), or of one (batch, head) slice of it (head: x = FLOP / (batch x heads) /
 peak; the op's efficiency is the slice's). A core that runs the heads one after another, as one CPU
 thread does, spends on each head a fixed cost (its blocks' softmax bookkeeping, two small GEMMs'
-set-up) that an op-sized x cannot see: at equal FLOPs, 64 one-query heads of 32 took 1.45x as
-long as 32 heads of 64 on one Xeon core. Fitted CPU calibrations of one thread write `head`; a GPU,
-which spreads heads over its SMs, keeps `op` (hwsim.calibrate.fit says what the choice bought).
+set-up) that an op-sized x cannot see: at equal FLOPs, 64 one-query heads of 32 took 1.3-1.45x
+as long as 32 heads of 64 on one Xeon core (benchmarks/attention_heads.py). Fitted CPU
+calibrations of one thread write `head`; a GPU, which spreads heads over its SMs, keeps `op`
+(hwsim.calibrate.fit says what the choice bought).
 
 `op_entries` ({key: {dtype: entry}}, keys in hwsim.ir.OP_ENTRY_KEYS) gives some ops an entry of their
 own in place of their class's, measured on the op itself (fractions of the memory bandwidth):
