@@ -5,9 +5,9 @@
 Efficiencies come from the calibration by op class and dtype; backward-phase ops use the class's
 `_bwd` entry, the memory term of a matmul or attention op its `_memory` entry, a GEMM with a
 small output dimension the `matmul_skinny` factor, an attention op the `attention_head` factor at
-its head size (read at the ideal time of one (batch, head) slice where the calibration's
-`attention_size` is head), and an op with an entry of its own (`op_entries`: activations, the zoo's RMS norm)
-that entry, where the calibration has them (hwsim.cost.calibration).
+its head size (its curve read at the ideal time of one (batch, head) slice where the calibration's
+`attention_size` is head), and an op with an entry of its own (`op_entries`: activations, the
+zoo's RMS norm) that entry, where the calibration has them (hwsim.cost.calibration).
     kernel_s   = max(compute_s, memory_s)
 
 The op is `compute`- or `memory`-bound by the larger term. Memory-bound classes (elementwise, norm,
