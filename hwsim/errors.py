@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "HwsimError",
     "InputError",
+    "InternalError",
     "Problem",
     "Problems",
     "UsageError",
@@ -62,6 +63,16 @@ class UsageError(HwsimError):
     """The command line itself is wrong (a flag, a missing argument). Exit code 2."""
 
     exit_code = 2
+
+
+class InternalError(HwsimError):
+    """hwsim computed a figure it must not show (NaN, infinite, negative): a fault in hwsim, or an input
+    it failed to refuse. The message names the figure, never its value. Exit code 3."""
+
+    exit_code = 3
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"hwsim: internal error: {message}; please report it with the command that ran")
 
 
 @dataclass(slots=True)

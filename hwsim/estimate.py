@@ -35,14 +35,24 @@ import numpy as np
 from hwsim.cost.calibration import COMPUTE_CLASSES, Calibration, default_calibration
 from hwsim.cost.roofline import OpCosts, Roofline
 from hwsim.errors import InputError
+from hwsim.figures import check_figures, snap_tiny
 from hwsim.hardware.spec import Device, System, device_of
 from hwsim.ir import Graph
 from hwsim.schedule import Timeline, schedule
 from hwsim.yamlio import display_path
 
-__all__ = ["ESTIMATE_SCHEMA", "Estimate", "MemoryEstimate", "estimate"]
+__all__ = [
+    "CALIBRATION_USES",
+    "ESTIMATE_SCHEMA",
+    "Estimate",
+    "MemoryEstimate",
+    "calibration_text",
+    "calibration_use",
+    "estimate",
+]
 
 ESTIMATE_SCHEMA = "hwsim.estimate/1"
+CALIBRATION_USES = ("device", "kind", "relative")
 _LAYER_INDEX = re.compile(r"(?<=\.)\d+(?=\.|$)|^\d+(?=\.|$)")
 
 
@@ -77,6 +87,7 @@ class Estimate:
     hardware_flop: float
     time_breakdown_s: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     eager_overhead_s: float = 0.0  # host time per op outside the op (Python, autograd); 0 when captured
+    calibration_use: str = "kind"  # CALIBRATION_USES: how the calibration relates to this device
 
     @property
     def step_time_s(self) -> float:
@@ -105,7 +116,7 @@ class Estimate:
 
     @property
     def tokens_per_s(self) -> float:
-        return self.graph.tokens / self.step_time_s
+        return _ratio(self.graph.tokens, self.step_time_s)
 
     @property
     def peak_flops(self) -> float:
@@ -113,15 +124,15 @@ class Estimate:
 
     @property
     def mfu(self) -> float:
-        return self.model_flop / (self.step_time_s * self.peak_flops)
+        return _ratio(self.model_flop, self.step_time_s * self.peak_flops)
 
     @property
     def hfu(self) -> float:
-        return self.hardware_flop / (self.step_time_s * self.peak_flops)
+        return _ratio(self.hardware_flop, self.step_time_s * self.peak_flops)
 
     @property
     def tflops_per_device(self) -> float:
-        return self.hardware_flop / self.step_time_s / 1e12
+        return _ratio(self.hardware_flop, self.step_time_s) / 1e12
 
     @property
     def bound(self) -> str:
@@ -141,7 +152,7 @@ class Estimate:
         """Ops whose size lies outside the calibration's measured points, and their share of the time."""
         outside = ~self.costs.in_range
         times = (self.costs.kernel_s + self.timeline.waited_s)[outside]
-        return int(outside.sum()), float(times.sum()) / self.step_time_s
+        return int(outside.sum()), _ratio(float(times.sum()), self.step_time_s)
 
     def to_json(self) -> dict[str, Any]:
         """The stable `hwsim.estimate/1` document (README, "Estimate JSON")."""
@@ -156,6 +167,8 @@ class Estimate:
             "calibration": {
                 "name": self.calibration.name,
                 "fitted": self.calibration.fitted,
+                "applies_to": self.calibration.applies_to_device or self.calibration.applies_to_kind,
+                "use": self.calibration_use,
                 "ops_outside_range": n_out,
                 "time_share_outside_range": share_out,
                 "residency": self.costs.residency_json(),
@@ -253,6 +266,7 @@ def estimate(
             "framework": float(framework.sum()),
         },
     }
+    breakdown = {key: snap_tiny(by) for key, by in breakdown.items()}
     model_flop = sum(
         op.flop for op in graph.ops if op.op_class in COMPUTE_CLASSES and not op.attrs.get("recompute", False)
     )
@@ -262,7 +276,7 @@ def estimate(
         capacity_bytes=device.memory_capacity,
         breakdown=graph.memory.breakdown(),
     )
-    return Estimate(
+    est = Estimate(
         workload=graph.name,
         mode=graph.mode,
         system=system_name or device.name,
@@ -277,7 +291,39 @@ def estimate(
         hardware_flop=hardware_flop,
         time_breakdown_s=breakdown,
         eager_overhead_s=eager,
+        calibration_use=calibration_use(calibration, device),
     )
+    check_figures(est.to_json(), f"the estimate of {graph.name} on {est.system}")
+    return est
+
+
+def calibration_use(calibration: Calibration, device: Device) -> str:
+    """How `calibration` applies to `device` (CALIBRATION_USES): "device" when fitted on or written for
+    this device; "kind" when written for any device of its kind (the shipped defaults); "relative"
+    when fitted on another device of the same kind, whose efficiencies (fractions of that device's
+    roofs, at sizes measured in ideal time) are applied as fractions of this device's roofs."""
+    if calibration.applies_to_device is None:
+        return "kind"
+    return "device" if calibration.applies_to_device == device.name else "relative"
+
+
+def calibration_text(est: Estimate) -> str:
+    """One line saying which calibration an estimate used and how it applies to the device."""
+    cal = est.calibration
+    origin = "fitted" if cal.fitted else "published defaults"
+    if est.calibration_use == "device":
+        return f"{cal.name} ({origin}, for {est.device.name})"
+    if est.calibration_use == "kind":
+        return f"{cal.name} ({origin}, for any {cal.applies_to_kind})"
+    return (
+        f"{cal.name} ({origin} on {cal.applies_to_device}, applied to {est.device.name} "
+        "as relative efficiency: fractions of its roofs)"
+    )
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    """numerator / denominator, NaN when the denominator is zero (the output contract then names it)."""
+    return numerator / denominator if denominator else float("nan")
 
 
 def _sum_by(labels: list[str], values: np.ndarray) -> dict[str, float]:

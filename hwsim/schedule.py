@@ -78,7 +78,8 @@ def schedule(
         end = cumulative + launch_overhead_s
     start = end - k
     previous_end = np.concatenate(([0.0], end[:-1])) if n else end
-    return Timeline(start_s=start, end_s=end, waited_s=start - previous_end)
+    # A wait is never negative; start - previous end can be by float residue (-5e-18 s).
+    return Timeline(start_s=start, end_s=end, waited_s=np.maximum(start - previous_end, 0.0))
 
 
 def schedule_stream(kernel_s: Sequence[float], launch_overhead_s: float, mode: str) -> tuple[Slot, ...]:

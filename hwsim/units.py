@@ -6,14 +6,16 @@ and on the command line every dimensional value is a string with its unit ("989 
 byte units are different and never confused; "b" is a bit and "B" a byte. A byte rate may be written
 as a bit rate ("400 Gb/s" is 50 GB/s) because network links are quoted that way; a byte count may not.
 
-This module imports nothing from hwsim: it raises `QuantityError`, which callers turn into a
-file-and-key error (see hwsim.errors).
+This module imports nothing from hwsim but hwsim.limits (a parsed quantity is finite and normal):
+it raises `QuantityError`, which callers turn into a file-and-key error (see hwsim.errors).
 """
 
 from __future__ import annotations
 
 import math
 import re
+
+from hwsim.limits import float_problem
 
 __all__ = [
     "KINDS",
@@ -106,8 +108,9 @@ def parse_quantity(value: object, kind: str) -> float:
     if factor is None:
         raise QuantityError(expected=expected, got=_shown(value), hint=_unit_hint(unit, kind))
     result = number * factor
-    if not math.isfinite(result):
-        raise QuantityError(expected=expected, got=_shown(value), hint="the value is not finite")
+    problem = float_problem(result)
+    if problem:
+        raise QuantityError(expected=expected, got=_shown(value), hint=problem)
     return result
 
 

@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from hwsim.errors import InputError, Problems, did_you_mean, shown
+from hwsim.limits import MAX_TOKENS_PER_STEP, count_range
 from hwsim.models import FAMILIES, FAMILY_KEYS, ModelSpec, load_factory
 from hwsim.resources import find_by_stem, workloads_dir
 from hwsim.yamlio import FieldReader, display_path, load_with_extends
@@ -347,17 +348,24 @@ def _read_task(t: FieldReader, problems: Problems, model: ModelSpec | None) -> T
         )
         if not task.seq_len:
             problems.add(
-                t.key("seq_len"), "a whole number >= 1", "nothing", "the model has no seq_len to default to"
+                t.key("seq_len"), count_range("seq_len").expected(), "nothing", "the model has no seq_len to default to"
             )
             return None
     elif mode == "prefill" and not task.prompt_len:
         problems.add(
-            t.key("prompt_len"), "a whole number >= 1", "nothing", "this key is required for prefill"
+            t.key("prompt_len"), count_range("prompt_len").expected(), "nothing", "this key is required for prefill"
         )
         return None
     elif mode == "decode" and not task.context_len:
         problems.add(
-            t.key("context_len"), "a whole number >= 1", "nothing", "this key is required for decode"
+            t.key("context_len"), count_range("context_len").expected(), "nothing", "this key is required for decode"
+        )
+        return None
+    if task.tokens > MAX_TOKENS_PER_STEP:
+        problems.add(
+            t.key("batch"),
+            f"batch x tokens per sequence at most {MAX_TOKENS_PER_STEP:,} (hwsim.limits)",
+            f"{task.batch:,} x {task.step_len:,}",
         )
         return None
     if model is None:

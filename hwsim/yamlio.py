@@ -17,9 +17,26 @@ from typing import Any
 import yaml
 
 from hwsim.errors import InputError, Problems, did_you_mean, shown
+from hwsim.limits import count_range, float_problem
 from hwsim.units import QuantityError, describe, parse_quantity
 
-__all__ = ["FieldReader", "display_path", "load_with_extends", "merge", "read_yaml"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "FieldReader",
+    "display_path",
+    "load_with_extends",
+    "merge",
+    "parse_yaml_text",
+    "read_yaml",
+]
+
+# The deepest nesting and the most values (aliases expanded) a hwsim YAML document may hold. The
+# deepest shipped file nests 5 levels and the largest holds a few thousand values; the bounds stop a
+# hostile or broken document before PyYAML's recursive composer overflows the stack (about 300
+# levels) or an alias bomb expands into the machine's memory.
+MAX_DEPTH = 64
+MAX_NODES = 1_000_000
 
 
 def display_path(path: Path) -> str:
@@ -28,6 +45,83 @@ def display_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+class _DocumentError(Exception):
+    """A structural problem found while composing: (line, expected, got)."""
+
+    def __init__(self, line: int, expected: str, got: str) -> None:
+        super().__init__(expected)
+        self.line, self.expected, self.got = line, expected, got
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that bounds nesting depth and refuses a key given twice in one mapping
+    (PyYAML keeps the last silently, so a typo'd override would win unseen)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise _DocumentError(mark.line + 1, f"nesting at most {MAX_DEPTH} levels deep", "deeper")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if first is not None:
+                expected = f"each key once in a mapping ({shown(key)} is first on line {first})"
+                raise _DocumentError(line, expected, f"{shown(key)} again")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _count_nodes(data: Any) -> int:
+    """Values in `data` with aliases expanded, counted without recursion and stopping past MAX_NODES."""
+    count, stack = 0, [data]
+    while stack and count <= MAX_NODES:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def parse_yaml_text(text: str, where: str) -> Any:
+    """The document in `text` (None when empty), parsed safely; InputError naming `where` and the
+    line for invalid YAML, a key given twice, nesting deeper than MAX_DEPTH or more than MAX_NODES values."""
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DocumentError as exc:
+        raise InputError.one(where, f"line {exc.line}", exc.expected, exc.got) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f"line {mark.line + 1}" if mark is not None else ""
+        raise InputError.one(
+            where, line, "valid YAML", shown(str(exc.problem)), "check indentation and quoting"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InputError.one(where, "", "valid YAML", shown(str(exc))) from None
+    except RecursionError:
+        raise InputError.one(where, "", f"nesting at most {MAX_DEPTH} levels deep", "deeper") from None
+    if _count_nodes(data) > MAX_NODES:
+        raise InputError.one(where, "", f"at most {MAX_NODES:,} values (aliases expanded)", "more")
+    return data
 
 
 def read_yaml(path: Path, schema: str) -> dict[str, Any]:
@@ -41,16 +135,7 @@ def read_yaml(path: Path, schema: str) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError.one(where, "", "a readable UTF-8 text file", type(exc).__name__) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = f"line {mark.line + 1}" if mark is not None else ""
-        raise InputError.one(
-            where, line, "valid YAML", shown(str(exc.problem)), "check indentation and quoting"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise InputError.one(where, "", "valid YAML", shown(str(exc))) from None
+    data = parse_yaml_text(text, where)
     if data is None:
         raise InputError.one(where, "", f'a YAML mapping starting with "schema: {schema}"', "an empty file")
     if not isinstance(data, dict):
@@ -139,6 +224,7 @@ class FieldReader:
         return self.data[name]
 
     def quantity(self, name: str, kind: str, *, required: bool = True, positive: bool = True) -> float | None:
+        """A quantity of `kind`, above zero (`positive`) or at least zero (an overhead); never negative."""
         value = self._get(name, required, describe(kind))
         if value is None:
             return None
@@ -147,22 +233,33 @@ class FieldReader:
         except QuantityError as exc:
             self.problems.add(self.key(name), exc.expected, exc.got, exc.hint)
             return None
-        if positive and result <= 0:
-            what = "a positive " + describe(kind).removeprefix(
-                "a "
-            )  # 'a positive size in bytes like "80 GiB"'
-            self.problems.add(self.key(name), what, shown(value), "it must be above zero")
+        if result < 0 or (positive and result == 0):
+            sign = "positive" if positive else "non-negative"
+            what = f"a {sign} " + describe(kind).removeprefix("a ")  # 'a positive size in bytes like "80 GiB"'
+            self.problems.add(self.key(name), what, shown(value), "it must be above zero" if positive else "")
             return None
         return result
 
     def integer(
-        self, name: str, *, required: bool = True, minimum: int = 1, default: int | None = None
+        self,
+        name: str,
+        *,
+        required: bool = True,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        default: int | None = None,
     ) -> int | None:
-        value = self._get(name, required and default is None, f"a whole number >= {minimum}")
+        """A whole number within `minimum`..`maximum`, by default the range hwsim.limits gives `name`."""
+        limits = count_range(name)
+        low = limits.low if minimum is None else minimum
+        high = limits.high if maximum is None else maximum
+        what = f"a whole number from {low:,} to {high:,}"
+        value = self._get(name, required and default is None, what)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.problems.add(self.key(name), f"a whole number >= {minimum}", shown(value))
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            hint = limits.why if isinstance(value, int) and value > high else ""
+            self.problems.add(self.key(name), what, shown(value), hint)
             return default
         return value
 
@@ -179,11 +276,16 @@ class FieldReader:
         value = self._get(name, required and default is None, what)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            hint = "a bare number, no unit" if isinstance(value, str) else ""
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        try:
+            problem = "" if number is None else float_problem(float(number))
+        except OverflowError:  # an integer past the largest float
+            problem = "the value is not finite"
+        if number is None or problem or not low <= number <= high:
+            hint = "a bare number, no unit" if isinstance(value, str) else problem
             self.problems.add(self.key(name), what, shown(value), hint)
             return default
-        return float(value)
+        return float(number)
 
     def string(
         self,

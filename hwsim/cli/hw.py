@@ -69,13 +69,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _check_calibration(path: Path) -> str | None:
     """Validate a calibration file of the catalogue (hardware_configs/calibrations/); None for other files."""
-    import yaml
-
     from hwsim.cost.calibration import SCHEMA, load_calibration
+    from hwsim.yamlio import parse_yaml_text
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = parse_yaml_text(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, InputError):
         return None  # check_file reports it, with the line number
     if not (isinstance(data, dict) and data.get("schema") == SCHEMA):
         return None

@@ -150,6 +150,11 @@ SCHEMA = "hwsim.calibration/1"
 COMPUTE_CLASSES = ("matmul", "attention")
 DEVICE_KINDS = ("gpu", "tpu", "accelerator", "cpu")
 MAX_CURVE = 50.0  # the most a (cache-resident) size may beat `best` by
+# The most a memory-bound op's efficiency (best x curve) may exceed the DRAM roof by: a stream that
+# stays in a core's L1/L2 reads roughly 10-16x what one core draws from DRAM on current server CPUs
+# (the fitted Xeon file peaks at 1.97x). Compute-class efficiencies never exceed 1: nothing beats
+# the tensor or vector units' peak.
+MAX_CACHE_BONUS = 16.0
 EFFICIENCY_KEYS = (
     *OP_CLASSES,
     *(f"{c}_bwd" for c in OP_CLASSES),
@@ -229,22 +234,26 @@ class Calibration:
         return self.entry(key if key in self.efficiency else fallback, dtype)
 
 
-def _read_by_dtype(reader: FieldReader) -> dict[str, ClassEfficiency]:
-    """{default: entry, <dtype>: entry, ...}: a dtype's entry may give only `best` (the default's curve)."""
+def _read_by_dtype(reader: FieldReader, *, compute: bool) -> dict[str, ClassEfficiency]:
+    """{default: entry, <dtype>: entry, ...}: a dtype's entry may give only `best` (the default's curve).
+
+    An entry's efficiency (best x curve) may reach at most 1 for a compute class (`compute`), and
+    at most MAX_CACHE_BONUS for a memory-bound one."""
     by_dtype: dict[str, ClassEfficiency] = {}
-    base = _read_entry(reader.mapping("default"), None)
+    most = 1.0 if compute else MAX_CACHE_BONUS
+    base = _read_entry(reader.mapping("default"), None, most)
     if base is not None:
         by_dtype["default"] = base
         for dtype, _ in list(reader.items()):
             if dtype != "default":
-                entry = _read_entry(reader.mapping(dtype), base)
+                entry = _read_entry(reader.mapping(dtype), base, most)
                 if entry is not None:
                     by_dtype[dtype] = entry
     reader.finish()
     return by_dtype
 
 
-def _read_entry(reader: FieldReader, fallback: ClassEfficiency | None) -> ClassEfficiency | None:
+def _read_entry(reader: FieldReader, fallback: ClassEfficiency | None, most: float) -> ClassEfficiency | None:
     best = reader.number("best", required=fallback is None, low=1e-6, high=1.0)
     points: list[tuple[float, float]] = []
     if reader.has("curve"):
@@ -274,7 +283,18 @@ def _read_entry(reader: FieldReader, fallback: ClassEfficiency | None) -> ClassE
     if best is None and fallback is None:
         return None
     curve = Curve(points=tuple(sorted(points))) if points else fallback.curve  # type: ignore[union-attr]
-    return ClassEfficiency(best=best if best is not None else fallback.best, curve=curve)  # type: ignore[union-attr]
+    entry = ClassEfficiency(best=best if best is not None else fallback.best, curve=curve)  # type: ignore[union-attr]
+    peak = entry.best * max(y for _, y in entry.curve.points)
+    if peak > most:
+        what = "a compute class" if most == 1.0 else "a memory-bound class"
+        reader.problems.add(
+            reader.key("curve" if points else "best"),
+            f"an efficiency (best x curve) of at most {most:g} for {what}",
+            f"{peak:.3g}",
+            "nothing runs faster than the compute roof" if most == 1.0 else "see MAX_CACHE_BONUS",
+        )
+        return None
+    return entry
 
 
 def _find_calibration(ref: str, from_path: Path) -> Path:
@@ -369,7 +389,8 @@ def load_calibration(ref: str | Path) -> Calibration:
                 did_you_mean(op_class, EFFICIENCY_KEYS),
             )
             continue
-        efficiency[op_class] = _read_by_dtype(eff_reader.mapping(op_class))
+        compute = op_class.removesuffix("_bwd") in COMPUTE_CLASSES
+        efficiency[op_class] = _read_by_dtype(eff_reader.mapping(op_class), compute=compute)
     op_entries: dict[str, dict[str, ClassEfficiency]] = {}
     if top.has("op_entries"):
         entry_reader = top.mapping("op_entries")
@@ -378,7 +399,7 @@ def load_calibration(ref: str | Path) -> Calibration:
                 problems.add(entry_reader.key(key), "an op key (hwsim.ir.OP_ENTRY_KEYS)", shown(key),
                              did_you_mean(key, OP_ENTRY_KEYS))  # fmt: skip
                 continue
-            op_entries[key] = _read_by_dtype(entry_reader.mapping(key))
+            op_entries[key] = _read_by_dtype(entry_reader.mapping(key), compute=False)
         entry_reader.finish()
     if "default" not in efficiency and not problems.found:
         problems.add(

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from hwsim.errors import InputError, Problems, shown
 from hwsim.hardware.parse import read_device, read_level, read_scale_out, read_sources
 from hwsim.hardware.spec import Cluster, Device, Node, System
 from hwsim.resources import catalogue_dir, find_by_stem
-from hwsim.yamlio import FieldReader, display_path, load_with_extends, read_yaml
+from hwsim.yamlio import FieldReader, display_path, load_with_extends, parse_yaml_text, read_yaml
 
 __all__ = [
     "KINDS",
@@ -263,10 +262,11 @@ def hardware_kind(path: Path) -> str:
     if not path.is_file():
         read_yaml(path, SCHEMAS["device"])  # raises: a directory, or no such file
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        read_yaml(path, SCHEMAS["device"])  # raises with the line number of the fault
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        read_yaml(path, SCHEMAS["device"])  # raises, naming the reason
         raise
+    data = parse_yaml_text(text, where)
     expected = f"a hardware file starting with a schema line ({_ANY_SCHEMA})"
     if data is None:
         raise InputError.one(where, "", expected, "an empty file")

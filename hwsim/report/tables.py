@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from hwsim.estimate import Estimate
+from hwsim.estimate import Estimate, calibration_text
 from hwsim.units import format_quantity
 
 __all__ = ["compare_table", "estimate_tables", "print_tables", "trace_tables"]
@@ -84,8 +84,7 @@ def estimate_tables(est: Estimate) -> list[Table]:
     head.add_row("achieved per device", format_quantity(est.tflops_per_device * 1e12, "flop_rate"))
     head.add_row("bound by", est.bound)
     n_out, share = est.out_of_range
-    cal = f"{est.calibration.name} ({'fitted' if est.calibration.fitted else 'published defaults'})"
-    head.add_row("calibration", cal)
+    head.add_row("calibration", calibration_text(est))
     if n_out:
         head.add_row("ops outside calibrated sizes", f"{n_out:,} ({_pct(share)} of time)")
     uncosted = est.graph.uncosted()
@@ -108,7 +107,9 @@ def estimate_tables(est: Estimate) -> list[Table]:
         ("bound", "bound", None),
         ("module", "module (top 12)", 12),
     ):
-        rows = sorted(est.time_breakdown_s[key].items(), key=lambda kv: -kv[1])[:limit]
+        # a bound (phase, class, module) with no time is left out: 0.0 ns rows say nothing
+        rows = sorted(((k, v) for k, v in est.time_breakdown_s[key].items() if v > 0), key=lambda kv: -kv[1])
+        rows = rows[:limit]
         table = Table(title=f"Time by {title}")
         table.add_column(title)
         table.add_column("time", justify="right")

@@ -163,7 +163,7 @@ def test_key_of_another_mode(write_yaml: Write) -> None:
 def test_missing_batch(write_yaml: Write) -> None:
     path = write_yaml("w.yaml", BASE.replace("  batch: 2\n", ""))
     assert lines(path) == [
-        "w.yaml: task.batch: expected a whole number >= 1, got nothing (this key is required)"
+        "w.yaml: task.batch: expected a whole number from 1 to 16,777,216, got nothing (this key is required)"
     ]
 
 
@@ -218,7 +218,7 @@ def test_override_into_a_scalar() -> None:
 def test_override_with_a_bad_value_is_reported_like_the_file(write_yaml: Write) -> None:
     path = write_yaml("w.yaml", BASE)
     assert lines(path, ("task.batch=zero",)) == [
-        'w.yaml: task.batch: expected a whole number >= 1, got "zero"'
+        'w.yaml: task.batch: expected a whole number from 1 to 16,777,216, got "zero"'
     ]
 
 
