@@ -246,6 +246,12 @@ def estimate(
             f'"{calibration.applies_to_kind}"',
             "a calibration applies only to devices of its kind",
         )
+    # Overflow and NaN are not warned about op by op: check_figures refuses them below, by name.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _estimate(graph, device, calibration, system_name)
+
+
+def _estimate(graph: Graph, device: Device, calibration: Calibration, system_name: str) -> Estimate:
     costs = Roofline(device, calibration).costs(graph.ops)
     mode = launch_mode(graph, device)
     kernel_s = costs.kernel_s
