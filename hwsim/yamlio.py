@@ -183,7 +183,16 @@ def load_with_extends(path: Path, schema: str, find: Callable[[str, Path], Path]
             raise InputError.one(
                 display_path(current), "extends", "the stem or path of one parent file", shown(parent)
             )
-        current = find(parent, current)
+        found = find(parent, current)
+        if not found.is_file():
+            raise InputError.one(
+                display_path(current),
+                "extends",
+                "the stem or path of an existing parent file",
+                shown(parent),
+                f"no such file: {display_path(found)}",
+            )
+        current = found
     merged: dict[str, Any] = {}
     for layer in reversed(layers):
         merged = merge(merged, layer)

@@ -222,3 +222,11 @@ def test_the_cli_prints_one_line_and_exits_1(write_yaml: Write, capsys: pytest.C
     assert err == [
         'w.yaml: line 14: expected each key once in a mapping ("batch" is first on line 13), got "batch" again'
     ]
+
+
+def test_an_extends_to_a_missing_file_names_the_file_and_key_that_refer_to_it(write_yaml: Write) -> None:
+    path = write_yaml("w.yaml", "schema: hwsim.workload/1\nextends: no-such-parent\n")
+    assert workload_lines(path) == [
+        'w.yaml: extends: expected the stem or path of an existing parent file, got "no-such-parent" '
+        "(no such file: no-such-parent.yaml)"
+    ]
