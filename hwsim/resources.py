@@ -36,7 +36,10 @@ def workloads_dir() -> Path:
 
 
 def find_by_stem(folder: Path, stem: str) -> Path | None:
-    """The YAML file named `stem` anywhere below `folder`, or None."""
+    """The YAML file named `stem` anywhere below `folder`, or None. `stem` is a name, never a pattern:
+    one holding a path separator or glob characters (from a user's file) matches nothing."""
+    if not stem or any(c in stem for c in "/\\*?[]") or stem in (".", ".."):
+        return None
     for path in sorted(folder.rglob(f"{stem}.yaml")):
         return path
     return None

@@ -3,7 +3,9 @@
 Each command group lives in its own module with a `register(subparsers)` function that adds its
 parsers and sets `func` on them; heavy imports (torch) happen inside the command functions so that
 `hwsim hw list` stays fast. Exit codes: 0 ok, 1 bad input, 2 bad usage. A bad input never shows a
-traceback unless HWSIM_DEBUG=1.
+traceback unless HWSIM_DEBUG=1; neither does a file the system refuses to read or write (one line
+naming it and the OS reason). Commands that build a workload's model run inside the factory trust
+their --trust-factory / --factory-path flags give (hwsim.cli.workload.factory_trust).
 """
 
 from __future__ import annotations
@@ -45,7 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        from hwsim.cli.workload import factory_trust
+
+        with factory_trust(args):  # --trust-factory / --factory-path, on the commands that build models
+            return int(args.func(args) or 0)
     except HwsimError as exc:
         if os.environ.get("HWSIM_DEBUG") == "1":
             raise
@@ -56,6 +61,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # that Python's exit-time flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # a file that cannot be read or written, met below the checks: one line
+        if os.environ.get("HWSIM_DEBUG") == "1" or exc.filename is None:
+            raise
+        from pathlib import Path
+
+        from hwsim.fileio import os_error
+
+        print(str(os_error(Path(exc.filename), exc, "a file hwsim can read or write")), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("hwsim: interrupted", file=sys.stderr)
         return 130

@@ -5,17 +5,22 @@ Where things go (the measurements are the evidence; the YAML files are what esti
                  calibration   <catalogue>/calibrations/fitted-<stem>.yaml
                  device        <catalogue>/devices/<stem>.yaml
     with -o FILE measurements  FILE with the suffix ".measurements/" (out/cal.yaml -> out/cal.measurements/)
-                 calibration   FILE
+                 calibration   FILE (".yaml" is added to a name that ends in neither .yaml nor .yml)
                  device        <stem>.yaml beside FILE
-`--measurements DIR` puts the measurements elsewhere. The stem is the slugified CPU model plus the
-thread count, or the GPU name (hwsim.calibrate.device.host_stem), unless --name gives one. The
-measurement folder holds host.json, micro.csv and collectives.csv; rerunning the same command
-resumes an interrupted run (only missing rows are measured) and refits.
+    with -o DIR  (an existing folder, or any path ending in "/") the same with FILE = DIR/fitted-<stem>.yaml:
+                 DIR/fitted-<stem>.yaml, DIR/<stem>.yaml and DIR/fitted-<stem>.measurements/
+`--measurements DIR` puts the measurements elsewhere. Every output is checked before anything is
+measured (a path below a regular file, a name too long, a folder that cannot be written: one line,
+exit 1), and the YAML files are written atomically (hwsim.fileio). The stem is the slugified CPU
+model plus the thread count, or the GPU name (hwsim.calibrate.device.host_stem), unless --name gives
+one. The measurement folder holds host.json, micro.csv and collectives.csv; rerunning the same
+command resumes an interrupted run (only missing rows are measured) and refits.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shlex
 import sys
@@ -53,10 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cal.add_argument(
         "-o",
         "--output",
-        type=Path,
-        metavar="FILE",
-        help="Write the calibration here, the device file beside it and the measurements in "
-        "FILE.measurements/. Default: the catalogue and reports/measurements/<stem>/.",
+        metavar="FILE|DIR",
+        help="Write the calibration to FILE (.yaml added if missing), the device file beside it and the "
+        "measurements in FILE.measurements/. A folder (existing, or a path ending in /) gets "
+        "fitted-<stem>.yaml inside it. Default: the catalogue and reports/measurements/<stem>/.",
     )
     cal.add_argument(
         "--quick",
@@ -101,9 +106,17 @@ def _paths(args: argparse.Namespace, stem: str) -> tuple[Path, Path, Path]:
     from hwsim.resources import catalogue_dir
 
     if args.output is not None:
-        calibration = (
-            args.output if args.output.suffix in (".yaml", ".yml") else args.output.with_suffix(".yaml")
-        )
+        out = Path(args.output)
+        try:
+            folder_given = args.output.endswith(("/", os.sep)) or out.is_dir()
+        except OSError:  # a name too long, say: _check_outputs reports it
+            folder_given = False
+        if folder_given:  # a folder: the default name inside it
+            calibration = out / f"fitted-{stem}.yaml"
+        elif out.suffix in (".yaml", ".yml"):
+            calibration = out
+        else:
+            calibration = out.with_name(out.name + ".yaml")
         device = calibration.parent / f"{stem}.yaml"
         folder = calibration.with_suffix(".measurements")
         if device.resolve() == calibration.resolve():
@@ -116,6 +129,15 @@ def _paths(args: argparse.Namespace, stem: str) -> tuple[Path, Path, Path]:
         device = catalogue_dir() / "devices" / f"{stem}.yaml"
         folder = Path("reports") / "measurements" / stem
     return calibration, device, args.measurements or folder
+
+
+def _check_outputs(calibration: Path, device: Path, folder: Path) -> None:
+    """Fail before measuring, not after, when an output cannot be written (hwsim.fileio)."""
+    from hwsim.fileio import check_output_file, check_output_folder
+
+    check_output_file(calibration)
+    check_output_file(device)
+    check_output_folder(folder)
 
 
 def _refuse_datasheet(path: Path) -> None:
@@ -140,13 +162,15 @@ def _refuse_datasheet(path: Path) -> None:
 
 
 def _progress(row: dict[str, Any]) -> None:
+    from hwsim.calibrate.kernels import HOST_KINDS
     from hwsim.units import format_quantity
 
     label = f"{row['kind']:10s} {row['dtype']:4s} {row['shape']:>16s}"
-    if row["status"] != "ok":
-        print(f"{label}  failed: {row['error']}", file=sys.stderr)
+    if row["status"] != "ok":  # an unresolved row's note says why, in positive figures
+        note = row["error"] if row["status"] == "unresolved" else f"failed: {row['error']}"
+        print(f"{label}  {note}", file=sys.stderr)
         return
-    if row["kind"] == "launch":
+    if row["kind"] in HOST_KINDS:  # host time per op: a byte or FLOP rate of it means nothing
         rate = "per op"
     elif row["kind"] in ("gemm", "attention"):
         rate = format_quantity(row["flop"] / row["min_s"], "flop_rate")
@@ -221,6 +245,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     host = describe_host(device, args.threads)
     stem = args.name or host_stem(host)
     calibration, device_file, folder = _paths(args, stem)
+    _check_outputs(calibration, device_file, folder)
     _refuse_datasheet(device_file)
     host = check_host(folder, host, rows_file="micro.csv")
     read_rows(folder / "micro.csv", MICRO)  # a malformed file fails here, before anything is measured

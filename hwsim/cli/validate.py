@@ -4,7 +4,9 @@ The estimate uses the measured device file and fitted calibration that `hwsim ca
 wrote for this host (found by host stem: CPU model plus thread count, or GPU name), unless --system
 and --calibration name others. Measurements are written to DIR/measurements/<host stem>/ops.csv as
 they are taken (DIR: -o, default reports/validation) and a rerun resumes there; the report goes to
-DIR/<workload>--<device file>.md, .csv and .json (hwsim.report.validation).
+DIR/<workload>--<device file>.md, .csv and .json (hwsim.report.validation). DIR is a folder, created
+if missing; a regular file or a path that cannot be written is refused before anything is measured.
+A workload whose model.factory is not hwsim's own needs --trust-factory or --factory-path DIR.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+from hwsim.cli.workload import add_trust_flags
 from hwsim.errors import UsageError
 
 __all__ = ["register"]
@@ -65,8 +68,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     val.add_argument("--remeasure", action="store_true",
                      help="Drop this workload's stored rows and measure anew (default: resume).")  # fmt: skip
     val.add_argument(
-        "-o", "--output", type=Path, metavar="DIR", help="Report folder (default reports/validation)."
+        "-o",
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="Report folder, created if missing (a folder, not a file; default reports/validation): the "
+        "report files and measurements/ go inside it.",
     )
+    add_trust_flags(val)
     val.set_defaults(func=_validate)
 
 
@@ -82,11 +91,13 @@ def _validate(args: argparse.Namespace) -> int:
             kind = "a number" if flag == "--settle" else "a whole number"
             raise UsageError(f"<command line>: {flag}: expected {kind} >= {low}, got {value}")
     from hwsim.calibrate.validate import run_validation
+    from hwsim.fileio import check_output_folder
     from hwsim.report.tables import print_tables
     from hwsim.report.validation import validation_tables, write_validation
     from hwsim.yamlio import display_path
 
     folder = args.output or Path("reports") / "validation"
+    check_output_folder(folder)  # a folder that cannot be written fails now, not after the measurements
     try:
         validation = run_validation(
             args.workload, overrides=tuple(args.overrides), device=args.device, system=args.system,

@@ -280,7 +280,7 @@ def _read_entry(reader: FieldReader, fallback: ClassEfficiency | None, most: flo
     elif fallback is None:
         points = [(1.0, 1.0)]  # no curve: the class reaches `best` at every size
     reader.finish()
-    if best is None and fallback is None:
+    if fallback is None and (best is None or not points):  # every way here has added a problem
         return None
     curve = Curve(points=tuple(sorted(points))) if points else fallback.curve  # type: ignore[union-attr]
     entry = ClassEfficiency(best=best if best is not None else fallback.best, curve=curve)  # type: ignore[union-attr]

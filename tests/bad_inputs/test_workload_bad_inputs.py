@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from hwsim.errors import InputError
+from hwsim.models import trusting_factories
 from hwsim.trace import trace_workload
 from hwsim.workload import apply_overrides, load_workload
 
@@ -56,8 +57,15 @@ def trace_lines(path: Path) -> list[str]:
 
 
 @pytest.fixture
-def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], None]:
-    """Write an importable module NAME.py into tmp_path."""
+def trusted() -> Iterator[None]:
+    """Run user factories, as `--trust-factory` does (tests/bad_inputs/test_factory_trust.py: without it)."""
+    with trusting_factories():
+        yield
+
+
+@pytest.fixture
+def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trusted: None) -> Callable[[str, str], None]:
+    """Write an importable module NAME.py into tmp_path; its factories are trusted."""
     monkeypatch.syspath_prepend(str(tmp_path))
 
     def write(name: str, text: str) -> None:
@@ -167,7 +175,7 @@ def test_missing_batch(write_yaml: Write) -> None:
     ]
 
 
-def test_decode_needs_a_zoo_model(write_yaml: Write) -> None:
+def test_decode_needs_a_zoo_model(write_yaml: Write, trusted: None) -> None:
     path = write_yaml(
         "w.yaml",
         FACTORY.format(ref="json:loads")
@@ -222,7 +230,7 @@ def test_override_with_a_bad_value_is_reported_like_the_file(write_yaml: Write) 
     ]
 
 
-def test_factory_that_does_not_import(write_yaml: Write) -> None:
+def test_factory_that_does_not_import(write_yaml: Write, trusted: None) -> None:
     path = write_yaml("w.yaml", FACTORY.format(ref="nosuchpkg.mod:build"))
     assert lines(path) == [
         'w.yaml: model.factory: expected an importable "package.module:function", got "nosuchpkg.mod:build" '
@@ -230,7 +238,7 @@ def test_factory_that_does_not_import(write_yaml: Write) -> None:
     ]
 
 
-def test_factory_without_the_function(write_yaml: Write) -> None:
+def test_factory_without_the_function(write_yaml: Write, trusted: None) -> None:
     path = write_yaml("w.yaml", FACTORY.format(ref="json:nosuch"))
     assert lines(path) == [
         'w.yaml: model.factory: expected an importable "package.module:function", got "json:nosuch" '

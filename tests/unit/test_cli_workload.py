@@ -110,3 +110,19 @@ def test_no_traceback_from_a_subprocess(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["trace", "estimate", "compare", "validate"])
+def test_commands_that_build_a_model_take_the_factory_trust_flags(capsys, command: str) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--trust-factory" in out and "--factory-path DIR" in out
+
+
+def test_trace_and_estimate_name_a_file_for_o(capsys) -> None:
+    for command in ("trace", "estimate"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "-o FILE, --output FILE" in capsys.readouterr().out
