@@ -6,8 +6,11 @@
     microbench   the sweep: each kernel timed as a model runs it, in rounds, rows flushed
     collectives  all-reduce, all-gather, reduce-scatter, all-to-all with real processes (gloo, NCCL)
     results      the CSV files rows are flushed to as measured, and resume after an interruption
-    fit          rows -> roofs and efficiencies; fit_files writes them as a calibration
-                 (hwsim.calibration/1) and a measured device (hwsim.device/1)
+    fit          rows -> roofs and efficiencies (fit_host: the host_cold and residency curves);
+                 fit_files writes them as a calibration (hwsim.calibration/1) and a measured
+                 device (hwsim.device/1)
+    unresolved   whether a difference of two measurements rises above their spread; the rows
+                 whose difference does not are recorded `unresolved` and never fitted
     clocks       CPU and CUDA clocks for one call
     measure      a workload's real model, timed per op and end to end (rows flushed, resumable);
                  op_timer is its per-op dispatch-mode timer

@@ -9,6 +9,12 @@ a torch device name, failing with one clear line when CUDA is asked for and abse
 The device stem of a measured host (`host_stem`) is the slugified CPU model plus the thread count for
 a CPU ("intel_xeon_processor_1t": a 1-thread peak is not a 2-thread peak), or the slugified GPU name
 for CUDA ("nvidia_h200"), so that measured files never take the name of a datasheet file.
+
+`HWSIM_CPU_MODEL` (CPU_MODEL_ENV), when set and not empty, replaces the CPU model string that
+/proc/cpuinfo gives (and with it the stem and every file name made from it); its vendor is its first
+word where that is a known vendor ("AMD", "Intel"), else unknown. It exists so that the tests can be
+run as if on another host (file names that sort differently, e.g. "AMD EPYC 7B13 64-Core Processor"
+or "AAA Test CPU"), and to name a host whose cpuinfo says nothing useful ("AMD EPYC" on a VM).
 """
 
 from __future__ import annotations
@@ -27,10 +33,11 @@ from typing import Any
 
 from hwsim.errors import InputError, shown
 
-__all__ = ["DEVICES", "HostInfo", "describe_host", "host_stem", "llc_bytes", "pinned_threads",
-           "resolve_device", "slugify"]  # fmt: skip
+__all__ = ["CPU_MODEL_ENV", "DEVICES", "HostInfo", "describe_host", "host_stem", "llc_bytes",
+           "pinned_threads", "resolve_device", "slugify"]  # fmt: skip
 
 DEVICES: tuple[str, ...] = ("cpu", "cuda")
+CPU_MODEL_ENV = "HWSIM_CPU_MODEL"  # overrides the CPU model string (the module doc)
 _CPUINFO = Path("/proc/cpuinfo")
 _MEMINFO = Path("/proc/meminfo")
 _LLC = Path("/sys/devices/system/cpu/cpu0/cache")
@@ -123,6 +130,12 @@ def host_stem(info: HostInfo) -> str:
 
 
 def _cpuinfo() -> tuple[str, str]:
+    """(CPU model, vendor): from $HWSIM_CPU_MODEL when it is set and not empty (the vendor then its first
+    word if a known vendor, else ""), otherwise from /proc/cpuinfo (else platform's processor name)."""
+    override = os.environ.get(CPU_MODEL_ENV, "").strip()
+    if override:
+        words = re.sub(r"\((?:R|TM|C)\)", " ", override, flags=re.IGNORECASE).split()  # "Intel(R) Xeon(R)"
+        return override, words[0] if words and words[0] in _VENDORS.values() else ""
     model = vendor = ""
     try:
         for line in _CPUINFO.read_text(encoding="utf-8", errors="replace").splitlines():

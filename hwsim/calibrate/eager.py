@@ -18,7 +18,8 @@ kinds:
 The time per step is divided by the number of ATen ops the step runs, counted as the tracer counts
 graph ops (views and allocations are not ops: hwsim.trace.recorder.SKIPPED_TARGETS), so the row's
 time is seconds per op. hwsim.calibrate.fit subtracts the launch row's time from it: what is left is
-the calibration's `eager_overhead` for training and inference steps.
+the calibration's `eager_overhead` for training and inference steps, where that difference rises
+above the two rows' spreads (hwsim.calibrate.unresolved; otherwise the row is named, not fitted).
 
 It is not fitted on any model hwsim validates: the blocks are not a zoo model, and the figure is the
 same for every model (an approximation: a model with more Python per op, e.g. attention's head

@@ -47,7 +47,8 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
     / `attention_memory`, the bandwidth fraction of the memory term, with ideal = bytes / bandwidth
     (ROUTED_BY_ROOFLINE says why causal attention is not routed so).
     eager_overhead[train | inference] = min over the eager_train / eager_infer rows (seconds per op
-    of a module chain run eagerly, hwsim.calibrate.eager) - launch_overhead, floored at 0.
+    of a module chain run eagerly, hwsim.calibrate.eager) - launch_overhead, over the rows whose
+    excess over the launch row is resolved (below).
     op_entries[key] (hwsim.ir.OP_ENTRY_KEYS): the activation rows and the zoo's RMS norm op rows
     (hwsim.calibrate.kernels.OP_ENTRY_KINDS), each op fitted as a memory class of its own: GELU's
     tanh form, whose arithmetic sets its time on a CPU core, is not costed at an add's rate, and the
@@ -62,11 +63,17 @@ The calibration holds the efficiencies against those roofs (see hwsim/cost/calib
     host_cold[aten | hwsim.rms_norm.default] and host_cold.op_bytes: from the `host_cold` /
     `host_cold_norm` rows (a decoder-MLP chain whose GEMMs stream their weights, with extra distinct
     small ops, hwsim.calibrate.host_cold): what a small op costs the host there beyond its hot time,
-    against the data bytes and ops between two calls of it (`_host_cold`).
+    against the data bytes and ops between two calls of it (hwsim.calibrate.fit_host.host_cold_fit).
     unfused_ops: the zoo's custom ops whose real implementation runs as separate ATen passes on the
     measured device (hwsim.ir.LOWERED_TARGETS: RMS norm, plain torch math on CPU and CUDA alike).
     Rows left out of the curve, and why: an op whose time is under OVERHEAD_DOMINATED x the launch
     overhead (the subtraction leaves mostly noise); a dtype with no GEMM peak.
+    Unresolved rows (hwsim.calibrate.unresolved): every figure above that is a difference of two
+    measurements (a curve row's time less the launch row's, an eager row's per-op time less the
+    launch row's, a host_cold row's in-step less hot time) is fitted only where the difference of the
+    medians exceeds the two measurements' spreads (median - min each); otherwise the row is not
+    fitted, never floored to 0 or fitted as a negative time, and `Fit.unresolved` names it and says
+    why (the calibration file lists them in comments, `hwsim calibrate` prints them).
     Why memory-bound classes take `best` from their largest op and keep their curve as measured:
     mid-sized ops that fit in a cache beat the DRAM copy roof (a 64 KiB add ran at 5x the 64 MiB copy
     rate on one Xeon core), so the max would describe the cache, and pooling the cache points with
@@ -84,12 +91,20 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from hwsim.calibrate.fit_host import (
+    HOST_COLD_KEY_OF_KIND,
+    host_cold_fit,
+    isotonic,
+    residency_fit,
+    unresolved_rows,
+)
 from hwsim.calibrate.kernels import KERNELS, OP_ENTRY_KINDS
 from hwsim.calibrate.results import MICRO, fastest_per_key
+from hwsim.calibrate.unresolved import difference, row_name
 from hwsim.cost.calibration import ATTENTION_SIZES, HEAD_KEYS, MAX_CURVE, MAX_HEAD_FACTOR, STATISTICS
 from hwsim.cost.curves import Curve
 from hwsim.errors import InputError
@@ -124,9 +139,6 @@ COMPUTE_KEY_OF_KIND = {
 ROUTED_BY_ROOFLINE = ("gemm", "attention_decode")
 COMPUTE_ROOF_KEYS = ("matmul", "attention", "attention_bwd")  # fractions of the peak FLOP/s
 EAGER_MODE_OF_KIND = {"eager_train": "train", "eager_infer": "inference"}
-# host_cold rows and the calibration key each fits: any ATen op, or the zoo's RMS norm op
-HOST_COLD_KEY_OF_KIND = {"host_cold": "aten", "host_cold_norm": "hwsim.rms_norm.default"}
-HOST_OP_BYTES_GRID = (0.0, *(2.0**k for k in range(10, 21)))  # 0 and 1 KiB ... 1 MiB in powers of 2
 NOT_CURVE_KINDS = ("launch", "residency", *EAGER_MODE_OF_KIND, *HOST_COLD_KEY_OF_KIND)  # fitted apart
 MEMORY_CLASS_OF_KIND = {
     "copy": "copy",
@@ -146,17 +158,6 @@ ROOF_DIGITS = 4  # significant digits of the written roofs
 CURVE_DIGITS = 3  # significant digits of curve times and fractions, as in default-gpu.yaml
 
 
-def isotonic(values: Sequence[float], weights: Sequence[float] | None = None) -> list[float]:
-    """The non-decreasing sequence closest to `values` in weighted least squares (pool adjacent violators)."""
-    blocks: list[list[float]] = []  # [mean, weight, count]
-    for value, weight in zip(values, weights or [1.0] * len(values), strict=True):
-        blocks.append([value, weight, 1])
-        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
-            (m1, w1, c1), (m2, w2, c2) = blocks[-2], blocks[-1]
-            blocks[-2:] = [[(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, c1 + c2]]
-    return [mean for mean, _, count in blocks for _ in range(count)]
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Roofs:
     """The measured roofs: peak FLOP/s per dtype, memory bandwidth, launch overhead, and what gave them."""
@@ -166,6 +167,7 @@ class Roofs:
     launch_overhead: float
     eager_overhead: dict[str, float] = field(default_factory=dict)  # "train"/"inference" -> s per op
     notes: dict[str, str] = field(default_factory=dict)  # roof name -> the row it came from
+    launch_row: dict[str, float] = field(default_factory=lambda: {"min_s": 0.0, "median_s": 0.0})  # its times
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -192,6 +194,8 @@ class Fit:
     host_cold: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
     host_op_bytes: float = 0.0  # host state one op brings in, counted into host_cold's distance
     attention_size: str = "op"  # the attention curves' x: the whole op's ideal time or one head's
+    # rows not fitted because the difference they give is unresolved (hwsim.calibrate.unresolved): name -> why
+    unresolved: dict[str, str] = field(default_factory=dict)
 
 
 def _sig(value: float, digits: int) -> float:
@@ -204,7 +208,8 @@ def written(value: float, kind: str) -> tuple[str, float]:
     return text, parse_quantity(text, kind)
 
 
-def _roofs(rows: list[dict[str, Any]], where: str) -> Roofs:
+def _roofs(rows: list[dict[str, Any]], where: str) -> tuple[Roofs, dict[str, str]]:
+    """The roofs, and the eager rows not fitted because their excess over the launch row is unresolved."""
     ok = [r for r in rows if r["status"] == "ok" and r["time_s"] > 0]
     peaks: dict[str, float] = {}
     notes: dict[str, str] = {}
@@ -225,25 +230,35 @@ def _roofs(rows: list[dict[str, Any]], where: str) -> Roofs:
     largest = max(r["bytes"] for r in copies)
     copy = max((r for r in copies if r["bytes"] == largest), key=lambda r: r["bytes"] / r["time_s"])
     notes["bandwidth"] = f"copy {copy['dtype']} {copy['shape']}"
-    launches = [r["time_s"] for r in ok if r["kind"] == "launch"]
-    overhead = min(launches) if launches else 0.0
+    launches = [r for r in ok if r["kind"] == "launch"]
+    none = {"time_s": 0.0, "min_s": 0.0, "median_s": 0.0}
+    launch = min(launches, key=lambda r: r["time_s"]) if launches else none
+    overhead = launch["time_s"]
     notes["launch_overhead"] = "launch (one-element add)" if launches else "no successful launch row: 0"
     eager: dict[str, float] = {}
+    unresolved: dict[str, str] = {}
     for r in ok:  # per-op time of an eager module chain, less the dispatch the launch row measures
         if r["kind"] in EAGER_MODE_OF_KIND:
+            gap = difference(r, launch)
+            if not gap.resolved:
+                unresolved[row_name(r)] = "unresolved: " + gap.why("time per op less the launch row's")
+                continue
             mode = EAGER_MODE_OF_KIND[r["kind"]]
-            value = _sig(max(0.0, r["time_s"] - overhead), CURVE_DIGITS)
-            eager[mode] = min(eager.get(mode, value), value)
-            notes[f"eager {mode}"] = f"{r['kind']} {r['dtype']} {r['shape']}"
+            value = _sig(r["time_s"] - overhead, CURVE_DIGITS)  # > 0: a resolved difference (unresolved)
+            if value < eager.get(mode, math.inf):
+                eager[mode] = value
+                notes[f"eager {mode}"] = row_name(r)
     peaks = {dt: written(p, "flop_rate")[1] for dt, p in peaks.items()}
     bandwidth = written(copy["bytes"] / copy["time_s"], "byte_rate")[1]
-    return Roofs(
+    roofs = Roofs(
         peaks=peaks,
         bandwidth=bandwidth,
         launch_overhead=_sig(overhead, CURVE_DIGITS),
         eager_overhead=eager,
         notes=notes,
+        launch_row={"min_s": launch["min_s"], "median_s": launch["median_s"]},
     )
+    return roofs, unresolved
 
 
 def _bins(points: list[tuple[float, float]]) -> list[tuple[float, list[float]]]:
@@ -293,6 +308,8 @@ def _skinny(rows: list[dict[str, Any]], fit: Fit) -> dict[str, tuple[tuple[int, 
         entry = fit.efficiency.get("matmul", {}).get(r["dtype"])
         if dims is None or peak is None or entry is None or r["time_s"] <= fit.roofs.launch_overhead:
             continue
+        if row_name(r) in fit.unresolved:  # its time less the launch overhead is unresolved
+            continue
         rows_out = min(dims[0], dims[1])  # min(m, n): the streamed operand's reuse
         if rows_out <= SKINNY_ROWS and min(max(dims[:2]), dims[2]) >= SKINNY_LARGE:
             achieved = r["flop"] / peak / (r["time_s"] - fit.roofs.launch_overhead)
@@ -335,7 +352,7 @@ def fit_rows(
         raise ValueError(f"attention_size must be one of {choices}, got {attention_size!r}")
     column = f"{statistic}_s"
     rows = [r | {"time_s": r[column]} for r in fastest_per_key(rows, MICRO, column=column)]
-    roofs = _roofs(rows, where)
+    roofs, unresolved = _roofs(rows, where)
     overhead = roofs.launch_overhead
     points: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     by_head: dict[tuple[str, str], list[tuple[int, float, float]]] = defaultdict(list)  # (d, ideal, achieved)
@@ -369,6 +386,9 @@ def fit_rows(
         if ideal <= 0 or r["time_s"] < OVERHEAD_DOMINATED * overhead:
             left_out["overhead-dominated"] += 1
             continue
+        if not (gap := difference(r, roofs.launch_row)).resolved:  # what the curve divides by
+            unresolved[row_name(r)] = "unresolved: " + gap.why("time less the launch row's")
+            continue
         dims = _gemm_dims(r)
         if op_class == "matmul" and dims and min(dims[:2]) < SKINNY_ONLY and max(dims) >= SKINNY_LARGE:
             left_out["skinny GEMM (matmul_skinny only)"] += 1
@@ -390,46 +410,12 @@ def fit_rows(
             op_entries[op_class.removeprefix(OP_ENTRY_PREFIX)][dtype] = entry
         else:
             efficiency[op_class][dtype] = entry
+    unresolved |= unresolved_rows(rows)
     fit = Fit(roofs=roofs, efficiency=dict(efficiency), left_out=dict(left_out), statistic=statistic,
-              op_entries=dict(op_entries), attention_size=attention_size)  # fmt: skip
-    op_bytes, host_cold = _host_cold(rows)
-    return replace(fit, skinny=_skinny(rows, fit), residency=_residency(rows), heads=_heads(by_head, fit),
+              op_entries=dict(op_entries), attention_size=attention_size, unresolved=unresolved)  # fmt: skip
+    op_bytes, host_cold = host_cold_fit(rows, skip=set(unresolved))
+    return replace(fit, skinny=_skinny(rows, fit), residency=residency_fit(rows), heads=_heads(by_head, fit),
                    host_cold=host_cold, host_op_bytes=op_bytes)  # fmt: skip
-
-
-def _host_cold(rows: list[dict[str, Any]]) -> tuple[float, dict[str, tuple[tuple[float, float], ...]]]:
-    """(op_bytes, host_cold curves) from the host_cold rows: each row is a chain block of B data bytes
-    and O ops (shape width x rows x extra: O = 6 + extra) whose small ops cost p more than hot. Between
-    two calls of one op, B bytes streamed and O ops ran, each bringing in op_bytes of host state; the
-    curves are p against distance = B + O x op_bytes, per key (HOST_COLD_KEY_OF_KIND), floored at 0
-    and made non-decreasing (more touched in between cannot leave more in the cache: what says
-    otherwise is noise). op_bytes is the value on HOST_OP_BYTES_GRID whose non-decreasing fits leave
-    the least squared residual, each key's residuals over its largest p (the RMS norm op's penalties
-    are ten times an add's and would otherwise decide alone)."""
-    by_key: dict[str, list[tuple[float, int, float]]] = defaultdict(list)
-    for r in rows:
-        if r["kind"] in HOST_COLD_KEY_OF_KIND and r["status"] == "ok":
-            _width, _rows, extra = (int(d) for d in str(r["shape"]).split("x"))
-            by_key[HOST_COLD_KEY_OF_KIND[r["kind"]]].append((r["bytes"], 6 + extra, max(0.0, r["time_s"])))
-    if not by_key:
-        return 0.0, {}
-
-    def curves(op_bytes: float) -> tuple[float, dict[str, list[tuple[float, float]]]]:
-        residual, out = 0.0, {}
-        for key, points in by_key.items():
-            at = sorted((b + ops * op_bytes, p) for b, ops, p in points)
-            ys = isotonic([p for _, p in at])
-            scale = max(max(p for _, p in at), 1e-12)
-            residual += sum(((p - y) / scale) ** 2 for (_, p), y in zip(at, ys, strict=True))
-            out[key] = [(d, y) for (d, _), y in zip(at, ys, strict=True)]
-        return residual, out
-
-    op_bytes = min(HOST_OP_BYTES_GRID, key=lambda h: curves(h)[0])
-    fitted = {
-        key: tuple((d, _written_time(y)[1]) for d, y in points)
-        for key, points in sorted(curves(op_bytes)[1].items())
-    }
-    return op_bytes, fitted
 
 
 def _heads(
@@ -455,30 +441,8 @@ def _heads(
     return dict(out)
 
 
-def _residency(rows: list[dict[str, Any]]) -> dict[int, tuple[tuple[float, float], ...]]:
-    """The residency curves, one per GEMM row count m: (bytes cycled, time / time past the LLC) of the
-    `residency` rows of that m, the largest (past the LLC) as the reference; capped at 1 and made
-    non-decreasing (cycling more bytes cannot be faster: what says otherwise is the host's noise)."""
-    by_rows: dict[int, list[tuple[float, float]]] = defaultdict(list)
-    for r in rows:
-        if r["kind"] == "residency" and r["status"] == "ok":
-            m, _n, _k, mib = (int(d) for d in str(r["shape"]).split("x"))
-            by_rows[m].append((mib * 2.0**20, r["time_s"]))
-    out = {}
-    for m, points in sorted(by_rows.items()):
-        if len(points) < 2:
-            continue
-        points.sort()
-        cold = points[-1][1]
-        ys = isotonic([min(1.0, t / cold) for _, t in points])
-        out[m] = tuple(
-            (x, max(_sig(y, CURVE_DIGITS), 10.0**-CURVE_DIGITS)) for (x, _), y in zip(points, ys, strict=True)
-        )
-    return out
-
-
 def describe_fit(fit: Fit) -> list[str]:
-    """Short lines for the terminal: the roofs and each class's best."""
+    """Short lines for the terminal: the roofs, each class's best, and each row not fitted as unresolved."""
     roofs = fit.roofs
     lines = [
         "peak "
@@ -498,4 +462,5 @@ def describe_fit(fit: Fit) -> list[str]:
                 f"{dt} best {e.best:g} ({len(e.points)} points)" for dt, e in sorted(by_dtype.items())
             )
         )
+    lines += [f"not fitted, {name}: {why}" for name, why in sorted(fit.unresolved.items())]
     return lines

@@ -1,7 +1,8 @@
 """Write a fit (hwsim.calibrate.fit) as files: the calibration (hwsim.calibration/1) and the measured
 device (hwsim.device/1), each saying where its figures came from.
 
-The calibration file records what was fitted and on what (host, torch version, command, rows); the
+The calibration file records what was fitted and on what (host, torch version, command, rows), and
+in comments the rows left out and the rows not fitted because their difference is unresolved; the
 device file holds the roofs as measured (`measured: true`), never as datasheet values. Both are
 written atomically, and hwsim.cost.calibration / hwsim.hardware.loader read them back.
 """
@@ -108,6 +109,10 @@ def calibration_yaml(fit: Fit, host: HostInfo, *, device_stem: str, command: str
         lines.append(
             "# rows left out of the curves: " + ", ".join(f"{k} {v}" for k, v in sorted(fit.left_out.items()))
         )
+    if fit.unresolved:
+        lines.append("# rows not fitted: a difference of two measurements within their spread")
+        lines.append("# (hwsim.calibrate.unresolved); each row and why:")
+        lines += [f"#   {name}: {why}" for name, why in sorted(fit.unresolved.items())]
     if fit.skinny:
         lines.append(
             f"# GEMMs with min(m, n) <= {SKINNY_ROWS}: [min(m, n), fraction of matmul best], "

@@ -22,7 +22,9 @@ streams 16 x width^2 bytes per block, and every op called from an nn.Module's fo
 calls it (the modules' Python is host state too: called from modules, the RMS norm op's cost after
 a 1.1 MB block read 16 us in two runs, called directly 6 us in one). Every small op is called twice
 in a row: the first call runs in the state the previous ops left, the second right after it, hot;
-the difference is the op's in-step host cost. Kinds:
+the difference is the op's in-step host cost. Each repetition's figure is that difference, so a row's
+min and median are of paired differences; one whose repetitions are not all positive is recorded as
+`unresolved` (hwsim.calibrate.unresolved says why that rule), never as a negative time. Kinds:
 - `host_cold`: the mean difference over the chain's single ATen ops (SiLU, multiply, add);
 - `host_cold_norm`: the same over its RMS norm op calls (a Python implementation of several ATen
   ops on a CPU: it brings back more host state than one op).
@@ -83,7 +85,8 @@ class HostCold:
             raise ValueError(f"at most {MAX_EXTRA} extra ops, got {extra}")
         self.extra = extra_ops()[:extra]
         make = lambda *s: torch.randn(*s, dtype=dtype, device=device) / math.sqrt(s[0])  # noqa: E731
-        self.times: dict[str, list[int]] = {"norm": [], "other": []}
+        self.times: dict[str, list[tuple[int, int]]] = {"norm": [], "other": []}
+        self.parts = (math.nan, math.nan)  # medians of the in-step and hot seconds of the last measure()
         timed = functools.partial(_twice, self.times)
         self.model = torch.nn.Sequential(
             *[_block(make(width), make(width, 2 * width), make(2 * width, width), self.extra, timed)
@@ -93,33 +96,38 @@ class HostCold:
         self.norm = kind == "host_cold_norm"
         self.torch = torch
 
-    def _pass(self) -> float:
-        """One pass over the chain: the mean in-step minus hot seconds of the kind's ops."""
+    def _pass(self) -> tuple[float, float]:
+        """One pass over the chain: the mean in-step and hot seconds of the kind's ops."""
         for calls in self.times.values():
             calls.clear()
         self.model(self.x)
-        return statistics.fmean(self.times["norm" if self.norm else "other"]) * 1e-9
+        calls = self.times["norm" if self.norm else "other"]
+        return statistics.fmean(c for c, _ in calls) * 1e-9, statistics.fmean(h for _, h in calls) * 1e-9
 
     def measure(self, reps: int, warmup: int, target_s: float) -> tuple[float, float, int]:
-        """(min, median) over `reps` repetitions of the per-op cost, each the mean of enough passes to
-        last `target_s`, and the passes per repetition."""
+        """(min, median) over `reps` repetitions of the per-op cost (in-step less hot seconds), each
+        the mean of enough passes to last `target_s`, and the passes per repetition; `parts` keeps
+        the medians of the two times the differences are of (an unresolved row's note gives them)."""
         with self.torch.no_grad():
             for _ in range(max(1, warmup)):
                 self._pass()
             start = time.perf_counter()
             self._pass()
             passes = max(1, math.ceil(target_s / max(time.perf_counter() - start, 1e-9)))
-            times = [statistics.fmean(self._pass() for _ in range(passes)) for _ in range(reps)]
+            runs = [[self._pass() for _ in range(passes)] for _ in range(reps)]
+        pairs = [(statistics.fmean(c for c, _ in run), statistics.fmean(h for _, h in run)) for run in runs]
+        times = [c - h for c, h in pairs]
+        self.parts = (statistics.median(c for c, _ in pairs), statistics.median(h for _, h in pairs))
         return min(times), statistics.median(times), passes
 
 
-def _twice(times: dict[str, list[int]], group: str, fn: Any, *args: Any) -> Any:
-    """Call `fn` twice in a row; record in times[group] the first call's ns less the second's."""
+def _twice(times: dict[str, list[tuple[int, int]]], group: str, fn: Any, *args: Any) -> Any:
+    """Call `fn` twice in a row; record in times[group] the first call's ns and the second's."""
     t0 = time.perf_counter_ns()
     out = fn(*args)
     t1 = time.perf_counter_ns()
     fn(*args)
-    times[group].append((t1 - t0) - (time.perf_counter_ns() - t1))
+    times[group].append((t1 - t0, time.perf_counter_ns() - t1))
     return out
 
 

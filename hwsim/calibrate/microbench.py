@@ -18,7 +18,10 @@ repetition is timed with CUDA events and a synchronisation, so the figure is GPU
 kernels, including the launch gaps eager execution leaves between them.
 
 A benchmark that raises (out of memory, an unsupported dtype, a missing kernel) is written as a
-`failed` row with the error text and the sweep goes on. Rows are flushed as measured; a rerun on the
+`failed` row with the error text and the sweep goes on. A row that is a difference of two times
+(host_cold) and does not rise above its spread is written as an `unresolved` row, its times empty and
+its spread and both times in the error column (hwsim.calibrate.unresolved); it counts as measured,
+like an ok row, so a later round measures it again. Rows are flushed as measured; a rerun on the
 same file measures only what is missing (hwsim.calibrate.results).
 """
 
@@ -50,10 +53,11 @@ from hwsim.calibrate.kernels import (
     torch_dtype,
 )
 from hwsim.calibrate.results import MICRO, RowWriter, read_rows
+from hwsim.calibrate.unresolved import UNRESOLVED, difference, measured_note
 from hwsim.cost.calibration import STREAMING_INTENSITY  # FLOP per byte below which a kernel streams
 
-__all__ = ["SweepResult", "bench_call", "default_sweep", "error_text", "rotate_bytes", "run_sweep",
-           "time_calls"]  # fmt: skip
+__all__ = ["SweepResult", "bench_call", "default_sweep", "error_text", "residency_mib", "rotate_bytes",
+           "run_sweep", "time_calls"]  # fmt: skip
 
 ROTATE_MIN_BYTES = {"cpu": 32 * 2**20, "cuda": 256 * 2**20}  # operand copies a streaming row cycles through
 ROTATE_CACHE_MULTIPLE = 1.5  # ... at least this many times the last-level cache (see rotate_bytes)
@@ -167,9 +171,9 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
         )
     for kind, table in (("attention", attn), ("attention_bwd", attn_bwd), ("attention_decode", decode)):
         benches += [Bench(kind=kind, dtype=dt, shape=s) for dt, shapes in table.items() for s in shapes]
-    if device == "cpu":  # the residency curves: decode GEMMs cycling 8 MiB ... past the LLC (fit._residency)
-        past_llc = (rotate_bytes(device) // 2**20,)  # quick: its largest size stands in for it
-        width, ms, sizes = (256, (8,), (1, 64)) if quick else (1024, RESIDENCY_ROWS, RESIDENCY_MIB + past_llc)
+    if device == "cpu":  # residency curves: decode GEMMs cycling 8 MiB ... past the LLC (fit_host)
+        past_llc = residency_mib(rotate_bytes(device) // 2**20)  # quick: its largest size stands in for it
+        width, ms, sizes = (256, (8,), (1, 64)) if quick else (1024, RESIDENCY_ROWS, past_llc)
         benches += [
             Bench(kind="residency", dtype="fp32", shape=(m, width, width, mib)) for m in ms for mib in sizes
         ]
@@ -179,6 +183,12 @@ def default_sweep(device: str, *, quick: bool = False) -> list[Bench]:
         shapes += [(32, HOST_COLD_ROWS, extra) for extra in ((16,) if quick else HOST_COLD_EXTRA)]
         benches += [Bench(kind=kind, dtype="fp32", shape=s) for kind in HOST_COLD_KINDS for s in shapes]
     return benches + [b for batch in overhead[3:] for b in batch]
+
+
+def residency_mib(past_llc_mib: int) -> tuple[int, ...]:
+    """MiB the full sweep's residency rows cycle: RESIDENCY_MIB and the size past the LLC (rotate_bytes),
+    that one once (a host with a small LLC rotates 32 MiB, which RESIDENCY_MIB has: one row per key)."""
+    return RESIDENCY_MIB + tuple(m for m in (past_llc_mib,) if m not in RESIDENCY_MIB)
 
 
 def time_calls(
@@ -227,6 +237,7 @@ class SweepResult:
     skipped: int
     failed: int
     rows: list[dict[str, Any]] = field(default_factory=list)  # every row of the file after the run
+    unresolved: int = 0  # rows measured now whose difference is below its spread (hwsim.calibrate.unresolved)
 
 
 def error_text(exc: BaseException) -> str:
@@ -318,13 +329,18 @@ def _measure(
         per = getattr(fn, "ops_per_call", 1)  # an eager step reports seconds per op (hwsim.calibrate.eager)
         row["min_s"], row["median_s"] = min_s / per, median_s / per
         row["status"] = "ok"
+        parts = getattr(fn, "parts", None)  # a row of paired (in-step, hot) differences: host_cold
+        gap = difference(row)
+        if parts is not None and not gap.resolved:  # never a negative time: its spread and both times
+            row.update(status=UNRESOLVED, min_s=math.nan, median_s=math.nan,
+                       error=measured_note(gap, *parts, reps))  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - any failure of one op is recorded and the sweep goes on
         row["error"] = error_text(exc)
     finally:
         del fn
         if device == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = tf32
-            if row["status"] != "ok":
+            if row["status"] == "failed":
                 torch.cuda.empty_cache()
     return row
 
@@ -364,9 +380,9 @@ def run_sweep(
     count: dict[tuple[str, ...], int] = {}
     for r in existing:
         key = MICRO.row_key(r)
-        count[key] = rounds if r["status"] != "ok" else count.get(key, 0) + 1  # a failure is final
+        count[key] = rounds if r["status"] == "failed" else count.get(key, 0) + 1  # a failure is final
     skipped = sum(min(count.get(b.key, 0), rounds) for b in benches)
-    measured = failed = 0
+    measured = failed = unresolved = 0
     with pinned_threads(threads), RowWriter(csv_path, MICRO) as writer:
         for round_ in range(rounds):
             for bench in benches:
@@ -376,9 +392,11 @@ def run_sweep(
                     bench, kernels[bench.kind], device=device, reps=reps, warmup=warmup, target_s=target_s
                 )
                 writer.append(row)
-                count[bench.key] = rounds if row["status"] != "ok" else count.get(bench.key, 0) + 1
+                count[bench.key] = rounds if row["status"] == "failed" else count.get(bench.key, 0) + 1
                 measured += 1
-                failed += row["status"] != "ok"
+                failed += row["status"] == "failed"
+                unresolved += row["status"] == UNRESOLVED
                 if progress is not None:
                     progress(row)
-    return SweepResult(measured=measured, skipped=skipped, failed=failed, rows=read_rows(csv_path, MICRO))
+    return SweepResult(measured=measured, skipped=skipped, failed=failed, rows=read_rows(csv_path, MICRO),
+                       unresolved=unresolved)  # fmt: skip

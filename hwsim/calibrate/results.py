@@ -6,6 +6,9 @@ write at the end. Rerunning with the same folder reads the rows already there an
 missing ones (`done_keys`). A row that recorded a failure counts as measured (an OOM would fail
 again): delete the row to retry it.
 
+A row whose difference of two times is unresolved (hwsim.calibrate.unresolved) also counts as measured
+in its round; a later round measures it again.
+
 Two things can be wrong with an existing file. A last line without its newline is a write the kill
 cut short: it is dropped (the file is truncated to the last complete row) and measured again. Any
 other malformed row (wrong header, wrong number of columns, a number that does not parse) is an
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from hwsim.calibrate.device import HostInfo
+from hwsim.calibrate.unresolved import UNRESOLVED
 from hwsim.errors import InputError, shown
 from hwsim.fileio import write_text_atomic
 from hwsim.yamlio import display_path
@@ -60,7 +64,9 @@ def _key_text(value: Any) -> str:
 
 # kind: gemm, attention, copy, add, softmax, layer_norm, rms_norm, launch; shape: "x"-joined sizes;
 # flop and bytes: the formulas in hwsim.calibrate.microbench; min_s and median_s: seconds per call
-# over `reps` repetitions of `calls` back-to-back calls; status: ok or failed; error: the failure text.
+# over `reps` repetitions of `calls` back-to-back calls; status: ok, failed, or unresolved (a difference of
+# two times within its spread, hwsim.calibrate.unresolved: min_s and median_s empty); error: the failure
+# text, or why the row is unresolved.
 MICRO = Table(
     columns=(
         "kind",
@@ -101,7 +107,8 @@ COLLECTIVE = Table(
     ints=("world_size", "reps"),
     floats=("bytes", "min_s", "median_s", "algbw", "busbw"),
 )
-STATUSES = ("ok", "failed")
+STATUSES = ("ok", "failed", UNRESOLVED)
+EMPTY_ALLOWED = ("failed", UNRESOLVED)  # statuses whose rows may lack their numbers
 
 
 def fastest_per_key(rows: Iterable[Row], table: Table, *, column: str = "min_s") -> list[Row]:
@@ -121,8 +128,8 @@ def _parse(table: Table, raw: dict[str, str], where: str, line: int) -> Row:
     row: Row = dict(raw)
     for name in table.ints + table.floats:
         text = raw[name]
-        if text == "" and raw["status"] == "failed":
-            row[name] = math.nan  # a failed row may lack its numbers
+        if text == "" and raw["status"] in EMPTY_ALLOWED:
+            row[name] = math.nan  # a failed or unresolved row may lack its numbers
             continue
         try:
             value = int(text) if name in table.ints else float(text)
@@ -140,7 +147,7 @@ def _parse(table: Table, raw: dict[str, str], where: str, line: int) -> Row:
         raise InputError.one(
             where,
             f"row {line}",
-            "status ok or failed",
+            "status ok or failed",  # unresolved rows are written by the sweep, not by hand
             shown(raw["status"]),
             "fix or delete the row, then rerun",
         )
