@@ -40,6 +40,8 @@ def find_by_stem(folder: Path, stem: str) -> Path | None:
     one holding a path separator or glob characters (from a user's file) matches nothing."""
     if not stem or any(c in stem for c in "/\\*?[]") or stem in (".", ".."):
         return None
-    for path in sorted(folder.rglob(f"{stem}.yaml")):
-        return path
-    return None
+    try:
+        found = sorted(folder.rglob(f"{stem}.yaml"))
+    except OSError:  # a name the file system refuses (too long)
+        return None
+    return found[0] if found else None

@@ -28,6 +28,8 @@ __all__ = [
     "load_with_extends",
     "merge",
     "parse_yaml_text",
+    "path_exists",
+    "path_is_file",
     "read_yaml",
 ]
 
@@ -37,6 +39,22 @@ __all__ = [
 # levels) or an alias bomb expands into the machine's memory.
 MAX_DEPTH = 64
 MAX_NODES = 1_000_000
+
+
+def path_is_file(path: Path) -> bool:
+    """Path.is_file() that is False, not OSError, for a name the file system refuses (too long)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def path_exists(path: Path) -> bool:
+    """Path.exists() that is False, not OSError, for a name the file system refuses (too long)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def display_path(path: Path) -> str:
@@ -127,9 +145,13 @@ def parse_yaml_text(text: str, where: str) -> Any:
 def read_yaml(path: Path, schema: str) -> dict[str, Any]:
     """Load one YAML file that must be a mapping whose `schema:` is `schema` (e.g. "hwsim.device/1")."""
     where = display_path(path)
-    if path.is_dir():
+    try:
+        is_dir, exists = path.is_dir(), path.exists()
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise InputError.one(where, "", "an existing file", exc.strerror or type(exc).__name__) from None
+    if is_dir:
         raise InputError.one(where, "", "a YAML file", "a directory")
-    if not path.exists():
+    if not exists:
         raise InputError.one(where, "", "an existing file", "no such file")
     try:
         text = path.read_text(encoding="utf-8")
@@ -184,7 +206,7 @@ def load_with_extends(path: Path, schema: str, find: Callable[[str, Path], Path]
                 display_path(current), "extends", "the stem or path of one parent file", shown(parent)
             )
         found = find(parent, current)
-        if not found.is_file():
+        if not path_is_file(found):
             raise InputError.one(
                 display_path(current),
                 "extends",

@@ -130,7 +130,7 @@ from hwsim.errors import InputError, Problems, did_you_mean, shown
 from hwsim.ir import LOWERED_TARGETS, OP_CLASSES, OP_ENTRY_KEYS
 from hwsim.resources import catalogue_dir, find_by_stem
 from hwsim.units import QuantityError, parse_quantity
-from hwsim.yamlio import FieldReader, display_path, load_with_extends
+from hwsim.yamlio import FieldReader, display_path, load_with_extends, path_exists
 
 __all__ = [
     "ATTENTION_SIZES",
@@ -299,7 +299,7 @@ def _read_entry(reader: FieldReader, fallback: ClassEfficiency | None, most: flo
 
 def _find_calibration(ref: str, from_path: Path) -> Path:
     candidate = (from_path.parent / ref) if ref.endswith((".yaml", ".yml")) else None
-    if candidate is not None and candidate.exists():
+    if candidate is not None and path_exists(candidate):
         return candidate
     found = find_by_stem(catalogue_dir() / "calibrations", ref) or find_by_stem(from_path.parent, ref)
     if found is None:
@@ -312,7 +312,7 @@ def _find_calibration(ref: str, from_path: Path) -> Path:
 def load_calibration(ref: str | Path) -> Calibration:
     """Load a calibration by stem (hardware_configs/calibrations/) or by path, resolving `extends:`."""
     path = Path(ref)
-    if not (path.suffix in (".yaml", ".yml") or path.exists()):
+    if not (path.suffix in (".yaml", ".yml") or path_exists(path)):
         found = find_by_stem(catalogue_dir() / "calibrations", str(ref))
         if found is None:
             names = sorted(p.stem for p in (catalogue_dir() / "calibrations").glob("*.yaml"))

@@ -22,7 +22,15 @@ from hwsim.errors import InputError, Problems, shown
 from hwsim.hardware.parse import read_device, read_level, read_scale_out, read_sources
 from hwsim.hardware.spec import Cluster, Device, Node, System
 from hwsim.resources import catalogue_dir, find_by_stem
-from hwsim.yamlio import FieldReader, display_path, load_with_extends, parse_yaml_text, read_yaml
+from hwsim.yamlio import (
+    FieldReader,
+    display_path,
+    load_with_extends,
+    parse_yaml_text,
+    path_exists,
+    path_is_file,
+    read_yaml,
+)
 
 __all__ = [
     "KINDS",
@@ -85,12 +93,12 @@ def find_reference(ref: str, from_path: Path, kind: str) -> Path | None:
     """The file that `ref` (a stem or a relative path) names, seen from the file `from_path`; None if none."""
     if ref.endswith((".yaml", ".yml")) or "/" in ref:
         path = Path(ref) if Path(ref).is_absolute() else from_path.parent / ref
-        return path if path.is_file() else None
+        return path if path_is_file(path) else None
     for candidate in (
         from_path.parent / f"{ref}.yaml",
         from_path.parent.parent / FOLDERS[kind] / f"{ref}.yaml",
     ):
-        if candidate.is_file():
+        if path_is_file(candidate):
             return candidate
     return find_by_stem(catalogue_dir() / FOLDERS[kind], ref)
 
@@ -259,7 +267,7 @@ def hardware_kind(path: Path) -> str:
     """ "device", "node" or "cluster", from the file's `schema:` line; InputError for anything else."""
     path = Path(path)
     where = display_path(path)
-    if not path.is_file():
+    if not path_is_file(path):
         read_yaml(path, SCHEMAS["device"])  # raises: a directory, or no such file
     try:
         text = path.read_text(encoding="utf-8")
@@ -284,7 +292,7 @@ def locate(ref: str | Path) -> Path:
     """The file `ref` names: a path as given, or a catalogue stem found in devices/, nodes/ or clusters/."""
     text = str(ref)
     path = Path(text)
-    if isinstance(ref, Path) or path.suffix in (".yaml", ".yml") or "/" in text or path.exists():
+    if isinstance(ref, Path) or path.suffix in (".yaml", ".yml") or "/" in text or path_exists(path):
         return path
     for kind in KINDS:
         found = find_by_stem(catalogue_dir() / FOLDERS[kind], text)
