@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from hwsim.errors import Problems, shown
+from hwsim.limits import MAX_COUNT
 from hwsim.units import QuantityError, parse_quantity
 from hwsim.yamlio import FieldReader
 
@@ -111,7 +112,7 @@ def read_factor_table(reader: FieldReader, problems: Problems, *, what: str, mos
         for i, pair in enumerate(raw if isinstance(raw, list) else [None]):
             ok = isinstance(pair, list) and len(pair) == 2
             size, factor = pair if ok else (None, None)  # type: ignore[misc]
-            if not (isinstance(size, int) and not isinstance(size, bool) and size >= 1):
+            if not (isinstance(size, int) and not isinstance(size, bool) and 1 <= size <= MAX_COUNT):
                 ok = False
             if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 0 < factor <= most:
                 ok = False
@@ -137,7 +138,7 @@ def read_residency(raw: Any, key: str, problems: Problems) -> Residency | None:
         return None
     curves: list[tuple[float, Curve]] = []
     for rows, pairs in raw.items():
-        if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        if isinstance(rows, bool) or not isinstance(rows, int) or not 1 <= rows <= MAX_COUNT:
             problems.add(f"{key}.{rows}", "a GEMM row count (a whole number >= 1)", shown(rows))
             continue
         curve = _read_residency_curve(pairs, f"{key}.{rows}", problems)
